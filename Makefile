@@ -1,0 +1,39 @@
+# csops — the two set-up commands of the README, and the pieces they are made of.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit control-plane bench clean
+
+## demo: create .venv, render the bundled example stacks and list what was produced
+demo: $(STAMP)
+	$(BIN)/csops validate stacks
+	$(BIN)/csops render stacks
+	$(BIN)/csops ls stacks
+
+## test: create .venv, build (or reuse) the test control plane, lint, type-check, run every test
+test: $(STAMP) control-plane lint typecheck
+	$(BIN)/python -m pytest
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+control-plane: $(STAMP)
+	$(BIN)/python hack/controlplane/build.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP) control-plane
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

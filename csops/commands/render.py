@@ -1,0 +1,187 @@
+"""``csops validate``, ``render``, ``hash`` and ``ls``: the renderer's commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from csops import console
+from renderer import RendererError, render_repo, source_hashes, write
+from renderer.hashes import clean, dirhash_h1
+from renderer.render import RenderResult
+from renderer.versions import hash_version
+
+EXIT_FAILED = 1
+
+repo_argument = click.argument(
+    "repo", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
+)
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(["stable", "hash"]),
+    default=None,
+    help="Version mode (default: csops.yaml versionMode, else stable).",
+)
+
+
+def _run(repo: Path, **kwargs: Any) -> RenderResult:
+    try:
+        with console.progress("rendering cluster stacks…"):
+            result = render_repo(repo, **kwargs)
+    except RendererError as exc:
+        console.problems(exc.problems)
+        count = len(exc.problems)
+        console.err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
+        sys.exit(EXIT_FAILED)
+    console.problems(result.warnings, level="warning")
+    return result
+
+
+@click.command()
+@repo_argument
+@mode_option
+def validate(repo: Path, mode: str | None) -> None:
+    """Check a stacks repository: schemas, names, versions, charts and addons.
+
+    Every problem is listed with its file, line and field. Nothing is written.
+    Exit code 0 when the repository renders, 1 when it does not.
+    """
+    result = _run(repo, mode=mode, full=True)
+    releases = len(result.releases)
+    console.err.print(
+        f"ok: {releases} release{'s' if releases != 1 else ''}, "
+        f"{len(result.new_releases)} new, {len(result.offers)} offered"
+    )
+
+
+@click.command()
+@repo_argument
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory (default: csops.yaml output, else REPO/rendered).",
+)
+@mode_option
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 and list stale files if the tree on disk differs.",
+)
+@click.option("--full", is_flag=True, help="Re-render everything through Helm (no reuse).")
+def render(repo: Path, out: Path | None, mode: str | None, check: bool, full: bool) -> None:
+    """Render stack sources and ClusterStacks into the committed tree.
+
+    \b
+    New source states become new, immutable releases under releases/; every
+    release a ClusterStack offers is rendered into manifests/ (one object per
+    file). The tree is replaced atomically, and only when something changed.
+    """
+    result = _run(repo, out=out, mode=mode, full=full or check)
+    diff = result.diff
+    if check:
+        if diff:
+            for label, paths in (
+                ("added", diff.added),
+                ("changed", diff.changed),
+                ("removed", diff.removed),
+            ):
+                for path in paths:
+                    console.out.print(f"{label}: {result.config.output}/{path}")
+            console.err.print(
+                "the rendered tree is stale: run `csops render` and commit it", style="red"
+            )
+            sys.exit(EXIT_FAILED)
+        console.err.print("the rendered tree is up to date")
+        return
+    written = write(result)
+    for name in result.new_releases:
+        console.out.print(f"release {name} cut")
+    summary = (
+        f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed"
+        if written
+        else "unchanged"
+    )
+    console.err.print(
+        f"{result.config.display(result.config.output_dir)}: {summary} "
+        f"({result.helm_renders} Helm render{'s' if result.helm_renders != 1 else ''})"
+    )
+
+
+@click.command(name="hash")
+@click.argument("stack_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(console.OUTPUT_FORMATS),
+    default="text",
+    help="Output format.",
+)
+def hash_(stack_dir: Path, fmt: str) -> None:
+    """Print csctl's hash of STACK_DIR and the hash-mode version it gives.
+
+    The value is what `csctl create --mode hash` prints for the same directory.
+    """
+    h1 = dirhash_h1(stack_dir)
+    cleaned = clean(h1)
+    version = hash_version(cleaned)
+    if fmt == "text":
+        click.echo(f"{cleaned}\t{version.dot}")
+        return
+    hashes = {k: v for k, v in vars(source_hashes(stack_dir)).items() if v}
+    console.structured({"h1": h1, "hash": cleaned, "version": version.dot, "hashes": hashes}, fmt)
+
+
+@click.command(name="ls")
+@repo_argument
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(console.OUTPUT_FORMATS),
+    default="text",
+    help="Output format.",
+)
+def ls(repo: Path, fmt: str) -> None:
+    """List stacks, their releases and ClusterClass names, and where they are offered."""
+    result = _run(repo)
+    offered: dict[str, list[str]] = {}
+    for offer in result.offers:
+        offered.setdefault(offer.release.name, []).append(offer.namespace)
+    rows: list[dict[str, Any]] = [
+        {
+            "stack": r.stack.prefix,
+            "release": r.name,
+            "version": r.version.dot,
+            "clusterClass": r.stack.class_name(r.version),
+            "kubernetes": r.versions.kubernetes,
+            "clusterAddon": r.versions.cluster_addon.dot,
+            "nodeImage": r.versions.node_image.dot,
+            "namespaces": sorted(offered.get(r.name, [])),
+            "new": r.name in result.new_releases,
+        }
+        for r in sorted(result.releases.values(), key=lambda r: (r.stack, r.version))
+    ]
+    if fmt != "text":
+        console.structured(rows, fmt)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("STACK", "RELEASE", "CLUSTERCLASS", "K8S", "ADDON", "NODEIMAGE", "OFFERED IN"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["stack"],
+            row["release"] + (" (new)" if row["new"] else ""),
+            row["clusterClass"],
+            row["kubernetes"],
+            row["clusterAddon"],
+            row["nodeImage"],
+            ",".join(row["namespaces"]) or "-",
+        )
+    console.out.print(table)

@@ -1,0 +1,57 @@
+"""The renderer: ClusterStack sources in git become a committed, deterministic tree.
+
+Public API (the syncer may use these, nothing else):
+
+- :func:`render_repo`, :func:`write`, :class:`RenderResult` — render a stacks repository;
+- :func:`stack_hash`, :func:`source_hashes` — csctl-compatible hashes;
+- :func:`render_addon`, :func:`template_values`, :func:`load_addon_config`,
+  :func:`addon_charts` — per-cluster addon rendering from a release bundle;
+- :func:`read_release` and :class:`Release` — read one release bundle;
+- names and versions: :class:`Version`, :class:`StackId`, :func:`parse_release_name`,
+  :func:`class_to_release_name`;
+- errors: :class:`RendererError` and :class:`Problem`.
+"""
+
+from renderer.addons import (
+    AddonConfig,
+    Condition,
+    Stage,
+    addon_charts,
+    render_addon,
+    template_values,
+)
+from renderer.addons import load_config as load_addon_config
+from renderer.errors import Problem, RendererError
+from renderer.hashes import StackHashes, source_hashes, stack_hash
+from renderer.ledger import Release, read_release
+from renderer.manifests import INSTANCE_LABEL, PRUNE_ANNOTATION, RELEASES_ANNOTATION
+from renderer.names import StackId, class_to_release_name, parse_release_name
+from renderer.render import RenderResult, render_repo, write
+from renderer.versions import Version
+
+__all__ = [
+    "INSTANCE_LABEL",
+    "PRUNE_ANNOTATION",
+    "RELEASES_ANNOTATION",
+    "AddonConfig",
+    "Condition",
+    "Problem",
+    "Release",
+    "RenderResult",
+    "RendererError",
+    "StackHashes",
+    "StackId",
+    "Stage",
+    "Version",
+    "addon_charts",
+    "class_to_release_name",
+    "load_addon_config",
+    "parse_release_name",
+    "read_release",
+    "render_addon",
+    "render_repo",
+    "source_hashes",
+    "stack_hash",
+    "template_values",
+    "write",
+]

@@ -1,0 +1,76 @@
+"""``csops.yaml``: where stacks, ClusterStacks and the output live in a stacks repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderer import documents, schemas
+from renderer.errors import Problem, SourceError
+
+CONFIG_FILE = "csops.yaml"
+MODES = ("stable", "hash")
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """The settings of one stacks repository, with defaults for every field."""
+
+    root: Path
+    roots: tuple[str, ...] = ("providers",)
+    cluster_stacks: str = "clusterstacks"
+    output: str = "rendered"
+    default_namespace: str = "default"
+    version_mode: str = "stable"
+
+    @property
+    def output_dir(self) -> Path:
+        """Absolute path of the rendered tree."""
+        return self.root / self.output
+
+    def display(self, path: Path) -> str:
+        """A path as users see it: relative to the repository."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _inside(root: Path, rel: str, file: str, field: str) -> str:
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise SourceError(
+            Problem(
+                file,
+                f"{rel!r} points outside the repository",
+                field=field,
+                hint="use a path relative to the repository root, without '..'",
+            )
+        )
+    return rel
+
+
+def load_config(root: Path) -> RepoConfig:
+    """Read ``csops.yaml`` at ``root`` if present; missing fields take their defaults."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise SourceError(Problem(str(root), "is not a directory", hint="pass a stacks repository"))
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return RepoConfig(root)
+    text = path.read_text(encoding="utf-8")
+    data = documents.loads_one(text, CONFIG_FILE) or {}
+    problems = schemas.validate("csops", data, CONFIG_FILE, text)
+    if problems:
+        raise SourceError(problems)
+    roots = tuple(_inside(root, r, CONFIG_FILE, "roots") for r in data.get("roots", ["providers"]))
+    return RepoConfig(
+        root=root,
+        roots=roots,
+        cluster_stacks=_inside(
+            root, data.get("clusterStacks", "clusterstacks"), CONFIG_FILE, "clusterStacks"
+        ),
+        output=_inside(root, data.get("output", "rendered"), CONFIG_FILE, "output"),
+        default_namespace=data.get("defaultNamespace", "default"),
+        version_mode=data.get("versionMode", "stable"),
+    )

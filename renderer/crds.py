@@ -1,0 +1,86 @@
+"""CRDs for ClusterStack, ClusterStackRelease and ClusterAddon, generated from ``schemas/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from renderer import schemas
+
+RESOURCES = ("clusterstack", "clusterstackrelease", "clusteraddon-resource")
+_DROP = {"$schema", "$id", "title", "x-kubernetes", "format"}
+
+
+def _structural(node: Any, top: bool = False) -> Any:
+    """Turn a JSON Schema into the structural OpenAPI subset a CRD accepts."""
+    if isinstance(node, list):
+        return [_structural(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP or (key == "default" and top):
+            continue
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "properties":
+            out[key] = {k: _structural(v) for k, v in value.items()}
+        elif key == "additionalProperties" and isinstance(value, bool):
+            continue
+        else:
+            out[key] = _structural(value)
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    if "properties" in out and "additionalProperties" in out:
+        del out["additionalProperties"]
+    return out
+
+
+def crd(name: str) -> dict[str, Any]:
+    """The CustomResourceDefinition for one schema of ``RESOURCES``."""
+    schema = schemas.load(name)
+    kube = schema["x-kubernetes"]
+    body = _structural(schema, top=True)
+    body["properties"]["metadata"] = {"type": "object"}
+    body["properties"].pop("apiVersion", None)
+    body["properties"].pop("kind", None)
+    body["properties"] = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        **body["properties"],
+    }
+    body["required"] = [r for r in body.get("required", []) if r in ("spec",)]
+    if not body["required"]:
+        del body["required"]
+    columns = [{"name": n, "type": t, "jsonPath": p} for n, t, p in kube.get("printerColumns", [])]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kube['plural']}.{kube['group']}"},
+        "spec": {
+            "group": kube["group"],
+            "names": {
+                "kind": kube["kind"],
+                "listKind": f"{kube['kind']}List",
+                "plural": kube["plural"],
+                "singular": kube["kind"].lower(),
+                "shortNames": kube.get("shortNames", []),
+                "categories": ["cluster-api", "clusterstack"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": kube["version"],
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": body},
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                }
+            ],
+        },
+    }
+
+
+def all_crds() -> list[dict[str, Any]]:
+    """Every CRD csops renders into ``manifests/crds``."""
+    return [crd(name) for name in RESOURCES]

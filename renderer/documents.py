@@ -1,0 +1,111 @@
+"""YAML in and out: parse with line numbers for errors, emit deterministic bytes.
+
+Output is block-style, keys sorted, multi-line strings as literal blocks, no timestamps:
+the same objects always give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from renderer.errors import Problem, SourceError
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _BlockDumper(_Dumper):  # type: ignore[valid-type,misc]
+    """Safe dumper that writes multi-line strings as literal blocks."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data and not any(line != line.rstrip() for line in data.split("\n")):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_BlockDumper.add_representer(str, _str_representer)
+
+
+def dump(obj: Any) -> bytes:
+    """One YAML document, deterministic."""
+    text: str = yaml.dump(
+        obj,
+        Dumper=_BlockDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    return text.encode()
+
+
+def dump_all(objs: list[Any]) -> bytes:
+    """Several documents separated by ``---``."""
+    return b"---\n".join(dump(o) for o in objs)
+
+
+def _problem(path: str, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    reason = getattr(exc, "problem", None) or str(exc)
+    return Problem(path, f"malformed YAML: {reason}", line=line, hint="fix the YAML syntax")
+
+
+def load_one(path: Path, *, display: str | None = None) -> Any:
+    """Load a single-document YAML file; malformed YAML is a SourceError with its line."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(Problem(name, f"cannot read file: {exc}")) from exc
+    return loads_one(text, name)
+
+
+def loads_one(text: str, display: str) -> Any:
+    """Parse a single YAML document from text."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise SourceError(_problem(display, exc)) from exc
+
+
+def loads_all(text: str, display: str) -> Iterator[Any]:
+    """Parse every document of a multi-document YAML text; empty documents are skipped."""
+    try:
+        for doc in yaml.load_all(text, Loader=_Loader):
+            if doc is not None:
+                yield doc
+    except yaml.YAMLError as exc:
+        raise SourceError(_problem(display, exc)) from exc
+
+
+def line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map each path of keys/indices in a YAML document to its 1-based line.
+
+    Used to put a line number on schema errors; returns ``{}`` for unparsable text.
+    """
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return {}
+    index: dict[tuple[str | int, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+                walk(value, (*path, k))
+                index[(*path, k)] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return index

@@ -1,0 +1,140 @@
+"""Source hashes: Go's dirhash ``h1`` as csctl computes it, and the per-layer ``hashes.json``.
+
+The stack hash is ``dirhash.HashDir(dir, "", Hash1)`` over every regular file, cleaned
+(``h1:`` prefix dropped, ``/ = +`` removed, lower-cased); its first seven characters make the
+hash-mode version ``v0-sha.<7>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def relative_files(directory: Path) -> list[str]:
+    """All regular files below ``directory`` as ``/``-separated paths, sorted byte-wise."""
+    files = [
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    ]
+    return sorted(files, key=lambda s: s.encode())
+
+
+def dirhash_h1(directory: Path) -> str:
+    """Go's ``dirhash.Hash1`` of a directory, with the ``h1:`` prefix."""
+    summary = hashlib.sha256()
+    for rel in relative_files(directory):
+        summary.update(f"{_file_digest(directory / rel)}  {rel}\n".encode())
+    return "h1:" + base64.b64encode(summary.digest()).decode()
+
+
+def clean(h1: str) -> str:
+    """csctl's cleaning: drop ``h1:``, delete ``/``, ``=`` and ``+``, lower-case."""
+    text = h1.removeprefix("h1:")
+    return text.replace("/", "").replace("=", "").replace("+", "").lower()
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of one file, base64 and cleaned like a directory hash (csctl's values hash)."""
+    return clean(base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode())
+
+
+def stack_hash(directory: Path) -> str:
+    """The cleaned cluster-stack hash of a stack directory, as csctl prints it."""
+    return clean(dirhash_h1(directory))
+
+
+@dataclass(frozen=True)
+class StackHashes:
+    """The contents of ``hashes.json``: csctl's keys plus the layers csctl forgets.
+
+    ``clusterClassDir`` is csctl's ``feat/hash-clusterclass`` key; ``nodeImagesDir`` covers
+    the plural ``node-images/`` directory csctl ignores and ``nodeImagesConfig``
+    ``node-images.yaml``; ``clusterAddonConfig`` is
+    ``clusteraddon.yaml`` and ``stackConfig`` is ``csctl.yaml``/``stack.yaml``.
+    """
+
+    clusterStack: str
+    clusterAddonDir: str = ""
+    clusterAddonValues: str = ""
+    nodeImageDir: str = ""
+    clusterClassDir: str = ""
+    nodeImagesDir: str = ""
+    nodeImagesConfig: str = ""
+    clusterAddonConfig: str = ""
+    stackConfig: str = ""
+
+    def to_json(self) -> str:
+        """Deterministic JSON with empty (absent) layers left out, as csctl does."""
+        data = {k: v for k, v in asdict(self).items() if v}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> StackHashes:
+        """Parse ``hashes.json``; unknown keys are ignored."""
+        data = json.loads(text)
+        known = {k: str(v) for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def release_key(self) -> tuple[str, ...]:
+        """What makes a release different: every layer, not README or example files."""
+        return (
+            self.clusterClassDir,
+            self.clusterAddonDir,
+            self.clusterAddonValues,
+            self.clusterAddonConfig,
+            self.nodeImageDir,
+            self.nodeImagesDir,
+            self.nodeImagesConfig,
+            self.stackConfig,
+        )
+
+    def addon_changed(self, previous: StackHashes) -> bool:
+        """Whether the addon layer differs (decides the ``clusterAddon`` version bump)."""
+        return (self.clusterAddonDir, self.clusterAddonValues, self.clusterAddonConfig) != (
+            previous.clusterAddonDir,
+            previous.clusterAddonValues,
+            previous.clusterAddonConfig,
+        )
+
+    def node_image_changed(self, previous: StackHashes) -> bool:
+        """Whether the node-image layer differs (both ``node-image/`` and ``node-images/``)."""
+        return (self.nodeImageDir, self.nodeImagesDir, self.nodeImagesConfig) != (
+            previous.nodeImageDir,
+            previous.nodeImagesDir,
+            previous.nodeImagesConfig,
+        )
+
+
+def _dir(directory: Path) -> str:
+    return clean(dirhash_h1(directory)) if directory.is_dir() else ""
+
+
+def _file(path: Path) -> str:
+    return file_hash(path) if path.is_file() else ""
+
+
+def source_hashes(directory: Path) -> StackHashes:
+    """Every layer hash of a stack directory, as recorded in a release's ``hashes.json``."""
+    config = directory / "stack.yaml"
+    if not config.is_file():
+        config = directory / "csctl.yaml"
+    return StackHashes(
+        clusterStack=stack_hash(directory),
+        clusterAddonDir=_dir(directory / "cluster-addon"),
+        clusterAddonValues=_file(directory / "cluster-addon-values.yaml"),
+        nodeImageDir=_dir(directory / "node-image"),
+        clusterClassDir=_dir(directory / "cluster-class"),
+        nodeImagesDir=_dir(directory / "node-images"),
+        nodeImagesConfig=_file(directory / "node-images.yaml"),
+        clusterAddonConfig=_file(directory / "clusteraddon.yaml"),
+        stackConfig=_file(config),
+    )

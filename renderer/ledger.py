@@ -1,0 +1,170 @@
+"""The ledger of existing releases (``rendered/releases/*``) and the versions it implies.
+
+Stable mode: a stack line's newest release is compared layer by layer with the source; any
+change cuts ``v(N+1)``, and the addon and node-image component versions move only when their
+layer changed. Hash mode: the version is ``v0-sha.<7>`` of the stack hash, as csctl prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderer import documents, schemas
+from renderer.errors import Problem, ProblemList, SourceError
+from renderer.hashes import StackHashes
+from renderer.names import NamingError, StackId, parse_release_name
+from renderer.versions import STABLE, Version, VersionError, hash_version
+
+METADATA_FILE = "metadata.yaml"
+HASHES_FILE = "hashes.json"
+METADATA_API = "metadata.clusterstack.x-k8s.io/v1alpha1"
+
+
+@dataclass(frozen=True)
+class ReleaseVersions:
+    """The versions in ``metadata.yaml``."""
+
+    cluster_stack: Version
+    cluster_addon: Version
+    node_image: Version
+    kubernetes: str
+
+    def metadata(self) -> dict[str, object]:
+        """The ``metadata.yaml`` document CSO reads."""
+        return {
+            "apiVersion": METADATA_API,
+            "versions": {
+                "clusterStack": self.cluster_stack.dot,
+                "kubernetes": self.kubernetes,
+                "components": {
+                    "clusterAddon": self.cluster_addon.dot,
+                    "nodeImage": self.node_image.dot,
+                },
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release bundle that exists in the rendered tree."""
+
+    name: str
+    stack: StackId
+    versions: ReleaseVersions
+    hashes: StackHashes
+    directory: Path
+
+    @property
+    def version(self) -> Version:
+        """The cluster stack version (dot form is the ClusterClass suffix)."""
+        return self.versions.cluster_stack
+
+
+def read_release(directory: Path, display: str) -> Release:
+    """Read ``metadata.yaml`` and ``hashes.json`` of one release bundle."""
+    try:
+        stack, version = parse_release_name(directory.name)
+    except NamingError as exc:
+        raise SourceError(
+            Problem(display, str(exc), hint="release directories are named P-N-M-m-V")
+        ) from exc
+    meta_file = f"{display}/{METADATA_FILE}"
+    if not (directory / METADATA_FILE).is_file():
+        raise SourceError(Problem(meta_file, "missing", hint="restore the release from git"))
+    text = (directory / METADATA_FILE).read_text(encoding="utf-8")
+    data = documents.loads_one(text, meta_file)
+    problems = schemas.validate("metadata", data, meta_file, text)
+    if problems:
+        raise SourceError(problems)
+    v = data["versions"]
+    try:
+        versions = ReleaseVersions(
+            Version.parse(v["clusterStack"]),
+            Version.parse(v["components"]["clusterAddon"]),
+            Version.parse(v["components"]["nodeImage"]),
+            v["kubernetes"],
+        )
+    except VersionError as exc:
+        raise SourceError(Problem(meta_file, str(exc), field="versions")) from exc
+    if versions.cluster_stack != version:
+        raise SourceError(
+            Problem(
+                meta_file,
+                f"clusterStack {versions.cluster_stack} does not "
+                f"match the release name {directory.name}",
+                field="versions.clusterStack",
+            )
+        )
+    hashes_path = directory / HASHES_FILE
+    hashes = (
+        StackHashes.from_json(hashes_path.read_text()) if hashes_path.is_file() else StackHashes("")
+    )
+    return Release(directory.name, stack, versions, hashes, directory)
+
+
+def read_ledger(releases_dir: Path, display: str) -> dict[str, Release]:
+    """Every release bundle under ``releases_dir`` by name."""
+    if not releases_dir.is_dir():
+        return {}
+    problems = ProblemList()
+    ledger: dict[str, Release] = {}
+    for directory in sorted(p for p in releases_dir.iterdir() if p.is_dir()):
+        try:
+            release = read_release(directory, f"{display}/{directory.name}")
+        except SourceError as exc:
+            problems.extend(exc.problems)
+            continue
+        ledger[release.name] = release
+    problems.raise_if_any()
+    return ledger
+
+
+def releases_of(ledger: dict[str, Release], stack: StackId, channel: str = STABLE) -> list[Release]:
+    """Releases of one stack line in one channel, oldest first (numeric order)."""
+    found = [r for r in ledger.values() if r.stack == stack and r.version.channel == channel]
+    return sorted(found, key=lambda r: r.version)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a source means for the ledger: an existing release, or a new one to cut."""
+
+    versions: ReleaseVersions
+    existing: Release | None
+
+    @property
+    def is_new(self) -> bool:
+        """Whether a new bundle has to be written."""
+        return self.existing is None
+
+
+def plan(
+    stack: StackId, kubernetes: str, hashes: StackHashes, ledger: dict[str, Release], mode: str
+) -> Plan:
+    """Decide the version of the source's current state."""
+    if mode == "hash":
+        version = hash_version(hashes.clusterStack)
+        existing = ledger.get(stack.release_name(version))
+        return Plan(ReleaseVersions(version, version, version, kubernetes), existing)
+    line = releases_of(ledger, stack)
+    if not line:
+        first = Version(1)
+        return Plan(ReleaseVersions(first, first, first, kubernetes), None)
+    latest = line[-1]
+    if latest.hashes.release_key() == hashes.release_key():
+        return Plan(latest.versions, latest)
+    previous = latest.versions
+    return Plan(
+        ReleaseVersions(
+            previous.cluster_stack.bumped(),
+            previous.cluster_addon.bumped()
+            if hashes.addon_changed(latest.hashes)
+            else previous.cluster_addon,
+            previous.node_image.bumped()
+            if hashes.node_image_changed(latest.hashes)
+            else previous.node_image,
+            kubernetes,
+        ),
+        None,
+    )

@@ -1,0 +1,521 @@
+"""The render: stack sources and ClusterStacks in, the rendered tree of DESIGN §3 out.
+
+Order of work: read the existing tree and its lock, refuse if a release bundle was altered,
+decide each source's version against the ledger, build bundles for new releases (and check
+their addons render), render each ClusterStack's releases into its namespace (reusing what an
+unchanged release produced before), assemble one object per file, and compare with what is
+on disk. Nothing is written here; :func:`write` swaps the tree in atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderer import (
+    addons,
+    bundles,
+    clusterclass,
+    crds,
+    documents,
+    helm,
+    ledger,
+    lock,
+    manifests,
+    tree,
+)
+from renderer.clusterstacks import ClusterStack, load_cluster_stacks
+from renderer.config import MODES, RepoConfig, load_config
+from renderer.errors import (
+    ImmutableReleaseError,
+    Problem,
+    ProblemList,
+    RendererError,
+    SourceError,
+)
+from renderer.ledger import Release
+from renderer.names import StackId
+from renderer.repository import revision
+from renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
+from renderer.versions import STABLE
+
+VERSION = "0.1.0"
+RELEASES_DIR = "releases"
+MANIFESTS_DIR = "manifests"
+STANDALONE_IMAGES = "image.yaml"
+
+
+@dataclass
+class Offer:
+    """One release offered in one namespace (by a ClusterStack)."""
+
+    namespace: str
+    release: Release
+    cluster_stack: ClusterStack
+
+    @property
+    def key(self) -> str:
+        """``<namespace>/<release>``: the lock's key for what this offer produced."""
+        return f"{self.namespace}/{self.release.name}"
+
+
+@dataclass
+class RenderResult:
+    """A finished render, not yet written."""
+
+    config: RepoConfig
+    files: dict[str, bytes]
+    existing: dict[str, bytes]
+    new_releases: list[str] = field(default_factory=list)
+    releases: dict[str, Release] = field(default_factory=dict)
+    offers: list[Offer] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    helm_renders: int = 0
+
+    @property
+    def diff(self) -> tree.TreeDiff:
+        """How the rendered tree on disk differs from this render."""
+        return tree.compare(self.existing, self.files)
+
+
+def _check_immutable(existing: dict[str, bytes], old: lock.Lock, out: str) -> None:
+    """Every release the lock knows must still be on disk, byte for byte."""
+    problems = ProblemList()
+    for name in sorted(old.releases):
+        prefix = f"{RELEASES_DIR}/{name}/"
+        recorded = {p: d for p, d in old.files.items() if p.startswith(prefix)}
+        present = {p for p in existing if p.startswith(prefix)}
+        if not present:
+            problems.add(
+                f"{out}/{RELEASES_DIR}/{name}",
+                "release bundle was deleted",
+                hint="releases are immutable; restore it from git (git checkout -- "
+                f"{out}/{RELEASES_DIR}/{name})",
+            )
+            continue
+        changed = sorted(
+            p for p in recorded if p in existing and tree.digest(existing[p]) != recorded[p]
+        )
+        missing = sorted(set(recorded) - present)
+        added = sorted(present - set(recorded))
+        for kind, paths in (("changed", changed), ("missing", missing), ("added", added)):
+            if paths:
+                files = ", ".join(p.removeprefix(prefix) for p in paths)
+                problems.add(
+                    f"{out}/{RELEASES_DIR}/{name}",
+                    f"release bundle was modified ({kind}: {files})",
+                    hint="releases are immutable: restore the bundle and change the "
+                    "stack source instead, which cuts a new version",
+                )
+    problems.raise_if_any(ImmutableReleaseError)
+
+
+def _offers(
+    cluster_stacks: list[ClusterStack],
+    releases: dict[str, Release],
+    sources: dict[StackId, StackSource],
+    problems: ProblemList,
+    warnings: list[Problem],
+) -> list[Offer]:
+    offers: list[Offer] = []
+    for cs in cluster_stacks:
+        line = sorted(
+            (r for r in releases.values() if r.stack == cs.stack), key=lambda r: r.version
+        )
+        if not line and cs.stack not in sources:
+            problems.add(
+                cs.file,
+                f"points at no stack: there is no source or release for {cs.stack.prefix}",
+                field="spec",
+                hint="check provider, name and kubernetesVersion, or add the stack source",
+            )
+            continue
+        wanted: dict[str, Release] = {}
+        for version in cs.versions:
+            match = next((r for r in line if r.version == version), None)
+            if match is None:
+                known = ", ".join(r.version.dot for r in line) or "none"
+                problems.add(
+                    cs.file,
+                    f"version {version.dot} of {cs.stack.prefix} does not exist",
+                    field="spec.versions",
+                    hint=f"existing releases: {known}; versions are cut by `csops render`",
+                )
+                continue
+            wanted[match.name] = match
+        if cs.auto_subscribe:
+            channel = [r for r in line if r.version.channel == (cs.channel or STABLE)]
+            if channel:
+                wanted[channel[-1].name] = channel[-1]
+        if not wanted:
+            warnings.append(
+                Problem(cs.file, "offers no release (no versions and no autoSubscribe match)")
+            )
+        offers.extend(Offer(cs.namespace, r, cs) for _, r in sorted(wanted.items()))
+    return offers
+
+
+def _render_class(
+    release: Release, namespace: str, display: str
+) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Render a release's cluster-class chart into a namespace, as CSO does, and check it."""
+    problems = ProblemList()
+    files = helm.render_chart(
+        release.directory / CLASS_DIR,
+        release_name=release.stack.prefix,
+        namespace=namespace,
+        kube_version=release.versions.kubernetes,
+        display=display,
+    )
+    objects = manifests.parse_files(files, display, problems)
+    standalone = release.directory / STANDALONE_IMAGES
+    if standalone.is_file():
+        objects += list(
+            documents.loads_all(
+                standalone.read_text(encoding="utf-8"), f"{display}/../{STANDALONE_IMAGES}"
+            )
+        )
+    warnings = manifests.place(objects, namespace, manifests.scoped_kinds(objects))
+    seen: set[manifests.Identity] = set()
+    for obj in objects:
+        ident = manifests.identity(obj)
+        if ident in seen:
+            problems.add(display, f"renders {ident} twice", hint="object identities must be unique")
+        seen.add(ident)
+    problems.extend(
+        clusterclass.check_names(objects, release.stack.class_name(release.version), display)
+    )
+    problems.extend(clusterclass.check_references(objects, display))
+    problems.raise_if_any(SourceError)
+    return objects, warnings
+
+
+def _node_images_object(release: Release, namespace: str) -> dict[str, Any] | None:
+    path = release.directory / NODE_IMAGES_FILE
+    if not path.is_file():
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{release.name}-node-images", "namespace": namespace},
+        "data": {NODE_IMAGES_FILE: path.read_text(encoding="utf-8")},
+    }
+
+
+def _release_object(release: Release, namespace: str, cs: ClusterStack) -> dict[str, Any]:
+    return {
+        "apiVersion": "clusterstack.x-k8s.io/v1alpha1",
+        "kind": "ClusterStackRelease",
+        "metadata": {
+            "name": release.name,
+            "namespace": namespace,
+            "labels": {"clusterstack.x-k8s.io/clusterstack": cs.name},
+        },
+        "spec": {},
+    }
+
+
+def _namespace_object(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "annotations": {manifests.PRUNE_ANNOTATION: "disabled"}},
+    }
+
+
+class _Assembler:
+    """Collects objects into one-object-per-file manifests, merging identical shared ones."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, set[str]] = defaultdict(set)
+        self.origin: dict[str, str] = {}
+        self.problems = ProblemList()
+
+    def add(self, obj: dict[str, Any], origin: str, release: str | None = None) -> str:
+        path = manifests.path_of(obj)
+        if path in self.objects:
+            if self.objects[path] != obj or release is None or not self.owners[path]:
+                self.problems.add(
+                    origin,
+                    f"renders {manifests.identity(obj)}, which "
+                    f"{self.origin[path]} renders differently",
+                    hint="two releases may share an object only if it is identical",
+                )
+                return path
+        else:
+            self.objects[path] = obj
+            self.origin[path] = origin
+        if release is not None:
+            self.owners[path].add(release)
+        return path
+
+    def files(self) -> dict[str, bytes]:
+        out = {}
+        for path, obj in self.objects.items():
+            owners = self.owners.get(path)
+            final = _with_releases(obj, owners) if owners else obj
+            out[f"{MANIFESTS_DIR}/{path}"] = documents.dump(final)
+        return out
+
+
+def _with_releases(obj: dict[str, Any], releases: set[str]) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    meta["annotations"] = {
+        **(meta.get("annotations") or {}),
+        manifests.RELEASES_ANNOTATION: ",".join(sorted(releases)),
+    }
+    meta["labels"] = {**(meta.get("labels") or {}), manifests.INSTANCE_LABEL: "owned"}
+    return {**obj, "metadata": meta}
+
+
+def _strip_releases(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k != manifests.RELEASES_ANNOTATION
+    }
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != manifests.INSTANCE_LABEL}
+    for key, value in (("annotations", annotations), ("labels", labels)):
+        if value:
+            meta[key] = value
+        else:
+            meta.pop(key, None)
+    return {**obj, "metadata": meta}
+
+
+def render_repo(
+    root: Path, *, mode: str | None = None, out: Path | None = None, full: bool = False
+) -> RenderResult:
+    """Render a stacks repository; raise RendererError with every problem found."""
+    config = load_config(root)
+    if out is not None:
+        config = dataclasses.replace(config, output=str(out.resolve()))
+    mode = mode or config.version_mode
+    if mode not in MODES:
+        raise SourceError(
+            Problem(
+                "csops.yaml",
+                f"unknown version mode {mode!r}",
+                field="versionMode",
+                hint="use stable or hash",
+            )
+        )
+    out_display = config.output
+    output_dir = config.output_dir
+    existing = tree.read_tree(output_dir)
+    old = lock.parse(existing.get(lock.LOCK_FILE), f"{out_display}/{lock.LOCK_FILE}")
+    _check_immutable(existing, old, out_display)
+    releases = ledger.read_ledger(output_dir / RELEASES_DIR, f"{out_display}/{RELEASES_DIR}")
+
+    sources = load_sources(config)
+    cluster_stacks, problems = load_cluster_stacks(config)
+    result = RenderResult(config, {}, existing)
+
+    with tempfile.TemporaryDirectory(prefix="csops-render-") as tmp:
+        new_bundles: dict[str, dict[str, bytes]] = {}
+        source_of: dict[str, StackSource] = {}
+        for source in sources:
+            hashes = bundles.source_hashes(source)
+            planned = ledger.plan(source.stack, str(source.kubernetes), hashes, releases, mode)
+            if planned.existing is not None:
+                if mode == "hash" and planned.existing.hashes.release_key() != hashes.release_key():
+                    problems.add(
+                        source.display,
+                        f"release {planned.existing.name} exists with other contents",
+                        hint="hash collision or a hand-made bundle; "
+                        "remove the bundle from the tree",
+                    )
+                continue
+            name = source.stack.release_name(planned.versions.cluster_stack)
+            try:
+                files = bundles.build_bundle(source, planned.versions, hashes)
+            except RendererError as exc:
+                problems.extend(exc.problems)
+                continue
+            directory = Path(tmp) / name
+            bundles.write_bundle(files, directory)
+            new_bundles[name] = files
+            source_of[name] = source
+            releases[name] = Release(name, source.stack, planned.versions, hashes, directory)
+            result.new_releases.append(name)
+            problems.extend(
+                addons.check_release_addons(
+                    directory,
+                    source.stack.class_name(planned.versions.cluster_stack),
+                    planned.versions.kubernetes,
+                    f"{source.display}",
+                )
+            )
+        problems.raise_if_any()
+
+        by_stack = {s.stack: s for s in sources}
+        offers = _offers(cluster_stacks, releases, by_stack, problems, result.warnings)
+        problems.raise_if_any()
+        for source in sources:
+            if not any(cs.stack == source.stack for cs in cluster_stacks):
+                result.warnings.append(
+                    Problem(
+                        source.display,
+                        f"no ClusterStack offers "
+                        f"{source.stack.prefix}; its releases are cut but "
+                        "not rendered into manifests",
+                    )
+                )
+
+        assembler = _Assembler()
+        for crd in crds.all_crds():
+            assembler.add(crd, "csops")
+        namespaces = sorted({cs.namespace for cs in cluster_stacks})
+        for ns in namespaces:
+            assembler.add(_namespace_object(ns), "csops")
+        for cs in cluster_stacks:
+            assembler.add(cs.object, cs.file)
+
+        reusable = _reusable(old, existing, full)
+        manifest_index: dict[str, list[str]] = {}
+        checked_new: set[str] = set()
+        for offer in offers:
+            release = offer.release
+            is_new = release.name in new_bundles
+            display = (
+                f"{source_of[release.name].display}/{CLASS_DIR}"
+                if is_new
+                else f"{out_display}/{RELEASES_DIR}/{release.name}/{CLASS_DIR}"
+            )
+            paths: list[str] = []
+            reused = None if is_new else reusable.get(offer.key)
+            if reused is not None:
+                objects = reused
+            else:
+                try:
+                    objects, moved = _render_class(release, offer.namespace, display)
+                except RendererError as exc:
+                    problems.extend(exc.problems)
+                    continue
+                result.helm_renders += 1
+                result.warnings.extend(moved)
+                if is_new and release.name not in checked_new:
+                    checked_new.add(release.name)
+                    result.warnings.extend(
+                        clusterclass.unescaped_templates(
+                            source_of[release.name].class_dir,
+                            clusterclass.variables_of(objects),
+                            display,
+                        )
+                    )
+                node_images = _node_images_object(release, offer.namespace)
+                objects = objects + ([node_images] if node_images else [])
+            objects = [*objects, _release_object(release, offer.namespace, offer.cluster_stack)]
+            for obj in objects:
+                paths.append(assembler.add(obj, display, release.name))
+            manifest_index[offer.key] = sorted(paths)
+        problems.extend(assembler.problems.problems)
+
+        for name in sorted(set(new_bundles) - {o.release.name for o in offers}):
+            source = source_of[name]
+            try:
+                objects, _ = _render_class(
+                    releases[name],
+                    config.default_namespace,
+                    f"{source.display}/{CLASS_DIR}",
+                )
+                result.helm_renders += 1
+                result.warnings.extend(
+                    clusterclass.unescaped_templates(
+                        source.class_dir,
+                        clusterclass.variables_of(objects),
+                        f"{source.display}/{CLASS_DIR}",
+                    )
+                )
+            except RendererError as exc:
+                problems.extend(exc.problems)
+        problems.raise_if_any()
+
+    files = assembler.files()
+    for path, data in existing.items():
+        if path.startswith(f"{RELEASES_DIR}/"):
+            files[path] = data
+    for name, bundle in new_bundles.items():
+        for rel, data in bundle.items():
+            files[f"{RELEASES_DIR}/{name}/{rel}"] = data
+    files[lock.LOCK_FILE] = _lock_bytes(config, files, releases, manifest_index, old)
+    result.files = files
+    result.releases = releases
+    result.offers = offers
+    return result
+
+
+def _reusable(
+    old: lock.Lock, existing: dict[str, bytes], full: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """Objects an unchanged (namespace, release) produced last time, read back from disk."""
+    if full or not old.data or old.generator_version != VERSION:
+        return {}
+    recorded = old.files
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, paths in old.manifests.items():
+        objects = []
+        for path in paths:
+            full_path = f"{MANIFESTS_DIR}/{path}"
+            data = existing.get(full_path)
+            if data is None or tree.digest(data) != recorded.get(full_path):
+                break
+            obj = documents.loads_one(data.decode(), full_path)
+            if obj.get("kind") == "ClusterStackRelease":
+                continue
+            objects.append(_strip_releases(obj))
+        else:
+            out[key] = objects
+    return out
+
+
+def _lock_bytes(
+    config: RepoConfig,
+    files: dict[str, bytes],
+    releases: dict[str, Release],
+    manifest_index: dict[str, list[str]],
+    old: lock.Lock,
+) -> bytes:
+    released = {p.split("/")[1] for p in files if p.startswith(f"{RELEASES_DIR}/")}
+    rev = revision(config.root, config.output_dir)
+    data: dict[str, Any] = {
+        "lockVersion": 1,
+        "generator": {"name": "csops", "version": VERSION},
+        "source": {"commit": rev.commit, "dirty": rev.dirty} if rev else {},
+        "releases": {
+            name: {
+                "stack": r.stack.prefix,
+                "version": r.version.dot,
+                "kubernetes": r.versions.kubernetes,
+                "hashes": {k: v for k, v in vars(r.hashes).items() if v},
+                "digest": tree.digest(
+                    b"".join(
+                        f"{tree.digest(files[p])}  {p}\n".encode()
+                        for p in sorted(files)
+                        if p.startswith(f"{RELEASES_DIR}/{name}/")
+                    )
+                ),
+            }
+            for name, r in sorted(releases.items())
+            if name in released
+        },
+        "manifests": manifest_index,
+        "files": {p: tree.digest(d) for p, d in sorted(files.items())},
+    }
+    if old.data and lock.same_content(old.data, data):
+        return lock.dump(old.data)
+    return lock.dump(data)
+
+
+def write(result: RenderResult) -> bool:
+    """Write the render if it differs from disk; returns whether anything was written."""
+    if not result.diff:
+        return False
+    tree.write_tree(result.config.output_dir, result.files)
+    return True

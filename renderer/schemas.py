@@ -1,0 +1,64 @@
+"""JSON Schemas from ``schemas/``: validation with file, field and line for every error."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from renderer.documents import line_index
+from renderer.errors import Problem
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """The schema ``schemas/<name>.json``."""
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    return schema
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = load(name)
+    cls = jsonschema.validators.validator_for(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+def _field(path: list[str | int] | tuple[str | int, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def validate(name: str, document: Any, file: str, text: str | None = None) -> list[Problem]:
+    """Problems of ``document`` against schema ``name``; ``text`` adds line numbers."""
+    lines = line_index(text) if text is not None else {}
+    problems = []
+    for error in sorted(_validator(name).iter_errors(document), key=lambda e: list(e.path)):
+        path = tuple(error.absolute_path)
+        line = None
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in lines:
+                line = lines[path[:cut]]
+                break
+        message = error.message
+        if error.validator == "required":
+            message = f"{message.split(' is a required')[0]} is required"
+        problems.append(
+            Problem(file, message, field=_field(path), line=line, hint=_hint(name, error))
+        )
+    return problems
+
+
+def _hint(name: str, error: jsonschema.ValidationError) -> str:
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if description:
+        return f"expected: {description}"
+    return f"see schemas/{name}.json"

@@ -1,0 +1,104 @@
+"""The rendered tree on disk: read it, compare it, and replace it atomically.
+
+A new tree is written beside the old one and swapped in with one ``renameat2`` exchange
+(Linux), so readers see the old tree or the new one, never a mix; other systems fall back to
+two renames. Files outside the output directory are never touched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderer.errors import Problem, TreeError
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def read_tree(directory: Path) -> dict[str, bytes]:
+    """Every file below ``directory`` by ``/``-separated relative path."""
+    if not directory.is_dir():
+        return {}
+    files: dict[str, bytes] = {}
+    for dirpath, _dirnames, filenames in os.walk(directory):
+        for name in filenames:
+            path = Path(dirpath) / name
+            files[path.relative_to(directory).as_posix()] = path.read_bytes()
+    return files
+
+
+def digest(data: bytes) -> str:
+    """``sha256:<hex>`` of some bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class TreeDiff:
+    """Paths added, changed and removed between two trees."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def compare(old: dict[str, bytes], new: dict[str, bytes]) -> TreeDiff:
+    """What it takes to turn ``old`` into ``new``."""
+    return TreeDiff(
+        tuple(sorted(set(new) - set(old))),
+        tuple(sorted(p for p in set(new) & set(old) if new[p] != old[p])),
+        tuple(sorted(set(old) - set(new))),
+    )
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
+def write_tree(directory: Path, files: dict[str, bytes]) -> None:
+    """Make ``directory`` hold exactly ``files``, all at once or not at all."""
+    parent = directory.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=parent))
+    try:
+        for rel, data in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        staging.chmod(0o755)
+        if not directory.exists():
+            staging.rename(directory)
+            return
+        if _exchange(staging, directory):
+            shutil.rmtree(staging)
+            return
+        retired = parent / f".{directory.name}.old-{os.getpid()}"
+        directory.rename(retired)
+        staging.rename(directory)
+        shutil.rmtree(retired)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TreeError(
+            Problem(
+                str(directory),
+                f"cannot write the rendered tree: {exc}",
+                hint="the previous tree is unchanged",
+            )
+        ) from exc

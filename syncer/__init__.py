@@ -1,0 +1,1 @@
+"""The syncer: reconcile a management cluster toward the rendered tree."""
