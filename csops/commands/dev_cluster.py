@@ -1,0 +1,89 @@
+"""``csops dev-cluster up|down|kubeconfig|status``: a local control plane for development.
+
+The servers (etcd, kube-apiserver and, when built, kube-controller-manager) keep running after
+the command returns; ``down`` stops them. Exit codes: 0 ok, 1 failure, 2 usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from controlplane.devcluster import DevCluster
+from controlplane.errors import ControlPlaneError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group("dev-cluster")
+def dev_cluster() -> None:
+    """Run a local Kubernetes control plane (no nodes) with the Cluster API CRDs installed."""
+
+
+@dev_cluster.command()
+@click.option("--port", type=click.IntRange(1, 65535), help="kube-apiserver port on 127.0.0.1.")
+@click.option(
+    "--controller-manager/--no-controller-manager",
+    default=None,
+    help="Run kube-controller-manager (default: when it is built).",
+)
+def up(port: int | None, controller_manager: bool | None) -> None:
+    """Start the dev cluster in the background (idempotent)."""
+    cluster = DevCluster()
+    try:
+        started = cluster.up(port=port, controller_manager=controller_manager)
+        status = cluster.status()
+    except ControlPlaneError as exc:
+        _fail(str(exc))
+        return
+    if started:
+        click.echo(f"dev cluster is up at {status.url}")
+    else:
+        click.echo(f"dev cluster is already running at {status.url}")
+    click.echo(f"kubeconfig: {status.kubeconfig}")
+    click.echo(f"  export KUBECONFIG={status.kubeconfig}")
+
+
+@dev_cluster.command()
+@click.option("--purge", is_flag=True, help="Also delete its data, certificates and kubeconfig.")
+def down(purge: bool) -> None:
+    """Stop the dev cluster (its data is kept unless --purge)."""
+    cluster = DevCluster()
+    stopped = cluster.down(purge=purge)
+    if stopped:
+        click.echo(f"stopped {', '.join(stopped)}")
+    else:
+        click.echo("dev cluster was not running")
+    if purge:
+        click.echo(f"removed {cluster.directory}")
+
+
+@dev_cluster.command()
+def kubeconfig() -> None:
+    """Print the path of the dev cluster's kubeconfig."""
+    path = DevCluster().kubeconfig_path
+    if not path.is_file():
+        _fail("no dev cluster kubeconfig yet; run `csops dev-cluster up`")
+    click.echo(str(path))
+
+
+@dev_cluster.command()
+def status() -> None:
+    """Show whether the dev cluster runs (exit 0 when ready, 1 otherwise)."""
+    current = DevCluster().status()
+    if not current.running:
+        click.echo("dev cluster is not running")
+        if current.pids:
+            click.echo(f"  leftover processes: {current.pids} (run `csops dev-cluster down`)")
+        sys.exit(1)
+    state = "ready" if current.ready else "running, not ready"
+    click.echo(f"dev cluster is {state} at {current.url}")
+    click.echo(f"kubeconfig: {current.kubeconfig}")
+    for name, pid in sorted(current.pids.items()):
+        click.echo(f"  {name}: pid {pid}")
+    if not current.ready:
+        sys.exit(1)
