@@ -2,7 +2,7 @@
 
 Each server is started with ``start_new_session=True`` so it (and anything it spawns) can be
 signalled as one group and is not hit by the terminal's Ctrl-C. Optionally the kernel sends it
-SIGTERM when the starting process dies (``PR_SET_PDEATHSIG``), so a crashed or killed test run
+SIGKILL when the starting thread dies (``PR_SET_PDEATHSIG``), so a crashed or killed test run
 leaves nothing behind; the detached dev cluster turns that off.
 """
 
@@ -19,12 +19,17 @@ from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 15.0
+# resolved before any fork: dlopen in a forked child of a threaded process can deadlock
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def _die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGTERM this child when its parent thread exits."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    """preexec_fn: ask Linux to SIGKILL this child when its parent thread exits.
+
+    SIGKILL, not SIGTERM: kube-apiserver drains gracefully for many seconds once etcd is gone,
+    and a throwaway server of a crashed test run has nothing worth shutting down cleanly.
+    """
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class ServerProcess:
