@@ -11,6 +11,7 @@ from typing import Any
 import click
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from renderer import Problem
 
@@ -24,7 +25,7 @@ def problems(items: Iterable[Problem], *, level: str = "error") -> None:
     """Print problems, one per line, as ``error: file:line: field: message (hint)``."""
     style = "bold red" if level == "error" else "yellow"
     for problem in items:
-        err.print(f"[{style}]{level}:[/] {problem}", markup=True, highlight=False)
+        err.print(f"[{style}]{level}:[/] {escape(str(problem))}", markup=True, highlight=False)
 
 
 def structured(data: Any, fmt: str) -> None:

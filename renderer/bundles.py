@@ -67,12 +67,6 @@ def _copy_substituted(source: Path, target: Path, values: dict[str, str]) -> Non
             dest.write_bytes(markers.substitute(path.read_bytes(), values))
 
 
-def _missing_dependencies(chart_dir: Path) -> bool:
-    from helm_python import dependency_list
-
-    return any(d.get("status") != "ok" for d in dependency_list(chart_dir))
-
-
 def _files_of(directory: Path, prefix: str) -> dict[str, bytes]:
     return {
         f"{prefix}/{p.relative_to(directory).as_posix()}": p.read_bytes()
@@ -135,7 +129,7 @@ def build_bundle(
                 else [addon_dir]
             )
         for chart in charts:
-            if _missing_dependencies(chart):
+            if helm.missing_dependencies(chart):
                 helm.build_dependencies(
                     chart, display=f"{source.display}/{chart.relative_to(work).as_posix()}"
                 )

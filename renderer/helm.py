@@ -8,8 +8,10 @@ packaging the same files twice gives the same bytes.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import tarfile
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helm_python import Chart, _native
+import yaml
+from helm_python import Chart, _native, dependency_list
 from helm_python import errors as helm_errors
 from helm_python import package as _package
-from helm_python.registry import dependency_build
+from helm_python.registry import dependency_build, dependency_update
 
 from renderer.errors import HelmError, Problem
 
@@ -138,20 +141,79 @@ def template_values(text: str, data: dict[str, Any], *, display: str) -> str:
     return next(iter(rendered.values()), "")
 
 
+def cache_dir() -> Path:
+    """Where fetched chart dependencies are kept between renders."""
+    if os.environ.get("CSOPS_CACHE_DIR"):
+        return Path(os.environ["CSOPS_CACHE_DIR"]) / "charts"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path("~/.cache").expanduser()) / "csops" / "charts"
+
+
+def _declared(chart_dir: Path) -> tuple[list[dict[str, Any]], bool]:
+    """Dependencies pinned by Chart.lock, else those of Chart.yaml; and whether locked."""
+    lock = chart_dir / "Chart.lock"
+    if lock.is_file():
+        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+        return list(data.get("dependencies") or []), True
+    data = yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8")) or {}
+    return list(data.get("dependencies") or []), False
+
+
+def _cached(cache: Path, dep: dict[str, Any]) -> Path:
+    repo = hashlib.sha256(str(dep.get("repository", "")).encode()).hexdigest()[:16]
+    return cache / repo / f"{dep['name']}-{dep['version']}.tgz"
+
+
 def build_dependencies(chart_dir: Path, *, display: str) -> None:
-    """Fetch the dependencies ``Chart.lock`` pins into ``charts/`` with Helm's own logic."""
+    """Put the chart's declared dependencies into ``charts/`` (a copy, never the source).
+
+    Pinned by ``Chart.lock`` when present (Helm checks the lock against Chart.yaml), fetched
+    with Helm's own dependency logic and kept in a local cache, so a dependency is downloaded
+    once and later renders work offline.
+    """
+    cache = cache_dir()
+    deps, locked = _declared(chart_dir)
+    remote = [d for d in deps if str(d.get("repository", "")).startswith(("http", "oci"))]
+    charts = chart_dir / "charts"
+    if remote and all(_cached(cache, d).is_file() for d in remote):
+        charts.mkdir(exist_ok=True)
+        for dep in remote:
+            shutil.copyfile(_cached(cache, dep), charts / _cached(cache, dep).name)
+        if not _missing(chart_dir):
+            return
     try:
-        dependency_build(chart_dir)
+        (dependency_build if locked else dependency_update)(chart_dir)
     except helm_errors.HelmError as exc:
+        names = (
+            ", ".join(
+                f"{d.get('name')} {d.get('version')} from {d.get('repository')}" for d in remote
+            )
+            or "its dependencies"
+        )
         raise HelmError(
             Problem(
                 f"{display}/Chart.yaml",
-                f"dependencies could not be fetched: {str(exc).strip()}",
+                f"cannot fetch {names}: {str(exc).strip()}",
                 field="dependencies",
-                hint="vendor them: run `helm dependency build` and commit charts/*.tgz, "
-                "or make the chart repository reachable",
+                hint="vendor them (helm dependency build, then commit charts/*.tgz) or make the "
+                "chart repository reachable",
             )
         ) from exc
+    for dep in remote:
+        archive = charts / f"{dep['name']}-{dep['version']}.tgz"
+        if archive.is_file():
+            target = _cached(cache, dep)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(archive, target)
+
+
+def _missing(chart_dir: Path) -> bool:
+    return any(d.get("status") != "ok" for d in dependency_list(chart_dir))
+
+
+def missing_dependencies(chart_dir: Path) -> bool:
+    """Whether the chart declares dependencies that ``charts/`` does not hold."""
+    return _missing(chart_dir)
 
 
 def normalise_archive(data: bytes) -> bytes:

@@ -1,0 +1,163 @@
+"""Every kind of bad input: a clear message naming the file (and field/line), exit 1, and the
+rendered tree left exactly as it was."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import Result
+
+from tests.renderer.conftest import snapshot
+
+ALDER = Path("providers/docker/alder/1-29")
+BIRCH = Path("providers/openstack/birch")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def set_spec(repo: Path, stack: str, **fields: object) -> None:
+    path = repo / "clusterstacks" / f"{stack}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["spec"].update(fields)
+    path.write_text(yaml.safe_dump(doc))
+
+
+def malformed_yaml(repo: Path) -> None:
+    edit(repo / ALDER / "csctl.yaml", "clusterStackName:", "clusterStackName: [unclosed\n  x:")
+
+
+def missing_field(repo: Path) -> None:
+    edit(repo / ALDER / "csctl.yaml", "clusterStackName: alder", "")
+
+
+def wrong_type(repo: Path) -> None:
+    edit(repo / ALDER / "csctl.yaml", "clusterStackName: alder", "clusterStackName: [alder]")
+
+
+def bad_kubernetes_version(repo: Path) -> None:
+    edit(repo / ALDER / "csctl.yaml", "v1.29.4", "1.29")
+
+
+def dash_in_stack_name(repo: Path) -> None:
+    edit(repo / ALDER / "csctl.yaml", "clusterStackName: alder", "clusterStackName: al-der")
+
+
+def dot_in_provider(repo: Path) -> None:
+    edit(repo / ALDER / "csctl.yaml", "type: docker", "type: dock.er")
+
+
+def wrong_chart_name(repo: Path) -> None:
+    edit(repo / ALDER / "cluster-class/Chart.yaml", "docker-alder-1-29-cluster-class", "my-class")
+
+
+def helm_template_error(repo: Path) -> None:
+    path = repo / ALDER / "cluster-class/templates/docker-cluster-template.yaml"
+    path.write_text(path.read_text() + "\n{{ .Values.missing.deeper }}\n")
+
+
+def duplicate_object(repo: Path) -> None:
+    src = repo / ALDER / "cluster-class/templates/docker-cluster-template.yaml"
+    shutil.copy(src, src.with_name("again.yaml"))
+
+
+def stage_names_missing_chart(repo: Path) -> None:
+    edit(repo / BIRCH / "clusteraddon.yaml", "name: cni", "name: no-such-addon")
+
+
+def cluster_stack_without_stack(repo: Path) -> None:
+    set_spec(repo, "docker-alder-1-29", name="nosuch")
+
+
+def symlink_escaping_repo(repo: Path) -> None:
+    (repo / ALDER / "cluster-class/templates/link.yaml").symlink_to("/etc/hostname")
+
+
+def output_escaping_repo(repo: Path) -> None:
+    (repo / "csops.yaml").write_text("output: ../elsewhere\n")
+
+
+def unparsable_version(repo: Path) -> None:
+    set_spec(repo, "docker-alder-1-29", versions=["v1.0.0"])
+
+
+def version_that_does_not_exist(repo: Path) -> None:
+    set_spec(repo, "docker-alder-1-29", versions=["v7"])
+
+
+def changed_release_bundle(repo: Path) -> None:
+    path = repo / "rendered/releases/docker-alder-1-29-v1/metadata.yaml"
+    path.write_text(path.read_text().replace("v1.29.4", "v1.29.9"))
+
+
+CASES: list[tuple[Callable[[Path], None], str, str]] = [
+    # (breakage, file the message must name, regex the message must match)
+    (malformed_yaml, f"{ALDER}/csctl.yaml:", r"malformed YAML"),
+    (missing_field, f"{ALDER}/csctl.yaml", r"config: 'clusterStackName' is required"),
+    (wrong_type, f"{ALDER}/csctl.yaml:", r"config\.clusterStackName: .* is not of type 'string'"),
+    (bad_kubernetes_version, f"{ALDER}/csctl.yaml:", r"config\.kubernetesVersion"),
+    (dash_in_stack_name, f"{ALDER}/csctl.yaml", r"must be lower-case letters and digits"),
+    (dot_in_provider, f"{ALDER}/csctl.yaml", r"provider\.type: 'dock\.er' does not match"),
+    (
+        wrong_chart_name,
+        f"{ALDER}/cluster-class/Chart.yaml",
+        r"must be 'docker-alder-1-29-cluster-class'",
+    ),
+    (
+        helm_template_error,
+        f"{ALDER}/cluster-class/templates/docker-cluster-template.yaml:",
+        r"nil pointer",
+    ),
+    (duplicate_object, f"{ALDER}/cluster-class", r"DockerClusterTemplate.* twice"),
+    (stage_names_missing_chart, f"{BIRCH}/clusteraddon.yaml:", r"no-such-addon"),
+    (cluster_stack_without_stack, "clusterstacks/docker-alder-1-29.yaml", r"points at no stack"),
+    (
+        symlink_escaping_repo,
+        f"{ALDER}/cluster-class/templates/link.yaml",
+        r"outside the repository",
+    ),
+    (output_escaping_repo, "csops.yaml", r"outside the repository"),
+    (unparsable_version, "clusterstacks/docker-alder-1-29.yaml", r"spec\.versions\[0\]"),
+    (version_that_does_not_exist, "clusterstacks/docker-alder-1-29.yaml", r"v7 .* does not exist"),
+    (changed_release_bundle, "rendered/releases/docker-alder-1-29-v1", r"metadata\.yaml"),
+]
+
+
+@pytest.mark.parametrize(("breakage", "file", "pattern"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_bad_input_is_reported_and_changes_nothing(
+    stacks_repo: Path,
+    csops: Callable[..., Result],
+    breakage: Callable[[Path], None],
+    file: str,
+    pattern: str,
+) -> None:
+    assert csops("render", stacks_repo).exit_code == 0
+    breakage(stacks_repo)
+    before = snapshot(stacks_repo / "rendered")
+    for command in ("validate", "render"):
+        result = csops(command, stacks_repo)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        assert file in result.stderr, result.stderr
+        assert re.search(pattern, result.stderr), result.stderr
+    assert snapshot(stacks_repo / "rendered") == before
+
+
+def test_usage_errors_exit_2(csops: Callable[..., Result], stacks_repo: Path) -> None:
+    result = csops("render", stacks_repo, "--mode", "bogus")
+    assert result.exit_code == 2
+    assert "Invalid value for '--mode'" in result.stderr
+
+
+def test_missing_repository_is_a_clear_error(csops: Callable[..., Result], tmp_path: Path) -> None:
+    result = csops("render", tmp_path / "nope")
+    assert result.exit_code == 1
+    assert "is not a directory" in result.stderr
