@@ -14,9 +14,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from csops.commands import dev_cluster, render
+    from csops.commands import dev_cluster, diff, render
 
-    for command in (render.validate, render.render, render.hash_, render.ls):
+    for command in (render.validate, render.render, render.hash_, render.ls, diff.diff):
         cli.add_command(command)
     cli.add_command(dev_cluster.dev_cluster)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from csops import console
-from renderer import RendererError, render_repo, source_hashes, write
+from renderer import Problem, RendererError, publish, render_repo, source_hashes, write
 from renderer.hashes import clean, dirhash_h1
 from renderer.render import RenderResult
 from renderer.versions import hash_version
@@ -27,15 +27,42 @@ mode_option = click.option(
 )
 
 
+def _fail(problems: list[Problem]) -> NoReturn:
+    console.problems(problems)
+    count = len(problems)
+    console.err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
+    sys.exit(EXIT_FAILED)
+
+
+def _check_base(repo: Path, base: str | None) -> None:
+    """Review-time immutability: release bundles at ``base`` must be unchanged here."""
+    try:
+        ref = base if base is not None else publish.default_base(repo)
+        if ref is None:
+            return
+        problems = publish.immutability_problems(repo, ref)
+    except RendererError as exc:
+        _fail(exc.problems)
+    if problems:
+        _fail(problems)
+    console.err.print(f"release bundles unchanged since {ref}")
+
+
+base_option = click.option(
+    "--base",
+    metavar="REF",
+    default=None,
+    help="Fail if a release bundle that exists at REF is edited or deleted "
+    "(default: origin/$GITHUB_BASE_REF, else origin/HEAD when present).",
+)
+
+
 def _run(repo: Path, **kwargs: Any) -> RenderResult:
     try:
         with console.progress("rendering cluster stacks…"):
             result = render_repo(repo, **kwargs)
     except RendererError as exc:
-        console.problems(exc.problems)
-        count = len(exc.problems)
-        console.err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
-        sys.exit(EXIT_FAILED)
+        _fail(exc.problems)
     console.problems(result.warnings, level="warning")
     return result
 
@@ -43,12 +70,15 @@ def _run(repo: Path, **kwargs: Any) -> RenderResult:
 @click.command()
 @repo_argument
 @mode_option
-def validate(repo: Path, mode: str | None) -> None:
+@base_option
+def validate(repo: Path, mode: str | None, base: str | None) -> None:
     """Check a stacks repository: schemas, names, versions, charts and addons.
 
     Every problem is listed with its file, line and field. Nothing is written.
-    Exit code 0 when the repository renders, 1 when it does not.
+    With a base ref (a pull request's target), release bundles that exist there
+    must be unchanged. Exit code 0 when the repository renders, 1 when it does not.
     """
+    _check_base(repo, base)
     result = _run(repo, mode=mode, full=True)
     releases = len(result.releases)
     console.err.print(
@@ -72,14 +102,102 @@ def validate(repo: Path, mode: str | None) -> None:
     help="Write nothing; exit 1 and list stale files if the tree on disk differs.",
 )
 @click.option("--full", is_flag=True, help="Re-render everything through Helm (no reuse).")
-def render(repo: Path, out: Path | None, mode: str | None, check: bool, full: bool) -> None:
+@base_option
+@click.option(
+    "--commit",
+    is_flag=True,
+    help="Commit the rendered tree (only it) on HEAD; no commit when nothing changed.",
+)
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    default=None,
+    help="Commit the rendered tree to BRANCH, with its own history, instead of HEAD "
+    "(the work tree and the checked-out branch are untouched). Implies --commit.",
+)
+@click.option(
+    "--branch-path",
+    metavar="PATH",
+    default=None,
+    help="Where the tree goes on --branch ('.' for its root; default: the output path).",
+)
+@click.option(
+    "--push",
+    "remote",
+    is_flag=False,
+    flag_value="origin",
+    default=None,
+    metavar="[REMOTE]",
+    help="Push the render commit to REMOTE (default origin), retrying when the remote "
+    "moved; never forced. Implies --commit.",
+)
+@click.option(
+    "--push-branch",
+    metavar="BRANCH",
+    default=None,
+    help="Remote branch to push HEAD to (default: the checked-out branch, else $GITHUB_REF_NAME).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=publish.DEFAULT_RETRIES,
+    show_default=True,
+    help="Push attempts after the first when the remote moved.",
+)
+@click.option(
+    "--allow-dirty",
+    is_flag=True,
+    help="Commit even when files outside the rendered tree have changes.",
+)
+def render(
+    repo: Path,
+    *,
+    out: Path | None,
+    mode: str | None,
+    check: bool,
+    full: bool,
+    base: str | None,
+    commit: bool,
+    branch: str | None,
+    branch_path: str | None,
+    remote: str | None,
+    push_branch: str | None,
+    retries: int,
+    allow_dirty: bool,
+) -> None:
     """Render stack sources and ClusterStacks into the committed tree.
 
     \b
     New source states become new, immutable releases under releases/; every
     release a ClusterStack offers is rendered into manifests/ (one object per
     file). The tree is replaced atomically, and only when something changed.
+
+    \b
+    --commit commits the rendered tree with provenance trailers (Source-Commit,
+    Csops-Version, Rendered-Releases); --branch does so on a separate branch
+    (a source hydrator); --push pushes it, never forced.
     """
+    publishing = commit or branch is not None or remote is not None
+    if publishing:
+        if check or out is not None:
+            raise click.UsageError(
+                "--commit/--branch/--push cannot be combined with --check or --out"
+            )
+        _publish(
+            repo,
+            publish.PublishOptions(
+                mode=mode,
+                allow_dirty=allow_dirty,
+                branch=branch,
+                branch_path=branch_path,
+                remote=remote,
+                push_branch=push_branch,
+                retries=retries,
+            ),
+        )
+        return
+    if check:
+        _check_base(repo, base)
     result = _run(repo, out=out, mode=mode, full=full or check)
     diff = result.diff
     if check:
@@ -109,6 +227,28 @@ def render(repo: Path, out: Path | None, mode: str | None, check: bool, full: bo
         f"{result.config.display(result.config.output_dir)}: {summary} "
         f"({result.helm_renders} Helm render{'s' if result.helm_renders != 1 else ''})"
     )
+
+
+def _publish(repo: Path, options: publish.PublishOptions) -> None:
+    try:
+        with console.progress("rendering and committing…"):
+            published = publish.publish(repo, options)
+    except RendererError as exc:
+        _fail(exc.problems)
+    console.problems(published.result.warnings, level="warning")
+    for name in published.result.new_releases:
+        console.out.print(f"release {name} cut")
+    for note in published.notes:
+        console.err.print(note)
+    where = published.ref.removeprefix("refs/heads/")
+    if published.commit is None:
+        console.err.print(f"nothing to commit: {where} already has this render")
+    else:
+        subject = published.message.split("\n", 1)[0]
+        console.out.print(f"[{where} {published.commit[:12]}] {subject}", markup=False)
+    if published.pushed:
+        tries = f" (attempt {published.attempts})" if published.attempts > 1 else ""
+        console.err.print(f"pushed {published.head[:12]} to {published.pushed_to}{tries}")
 
 
 @click.command(name="hash")
