@@ -30,6 +30,8 @@ from renderer.sources import (
 )
 
 NODE_IMAGE_CONFIG = "node-images/config.yaml"
+STANDALONE_IMAGES = "image.yaml"
+"""ORC ``Image`` objects kept beside the stack (SCS ``scs2``), applied with the class."""
 
 
 def source_hashes(source: StackSource) -> StackHashes:
@@ -147,6 +149,8 @@ def build_bundle(
             files[ADDON_CONFIG] = (work / ADDON_CONFIG).read_bytes()
         elif (work / ADDON_VALUES).is_file():
             files[ADDON_VALUES] = (work / ADDON_VALUES).read_bytes()
+        if (work / STANDALONE_IMAGES).is_file():
+            files[STANDALONE_IMAGES] = (work / STANDALONE_IMAGES).read_bytes()
         if (work / NODE_IMAGES_FILE).is_file():
             files[NODE_IMAGES_FILE] = (work / NODE_IMAGES_FILE).read_bytes()
         elif source.provider_config.get("method") == "get" and (work / NODE_IMAGE_CONFIG).is_file():

@@ -28,6 +28,7 @@ from renderer import (
     manifests,
     tree,
 )
+from renderer.bundles import STANDALONE_IMAGES
 from renderer.clusterstacks import ClusterStack, load_cluster_stacks
 from renderer.config import MODES, RepoConfig, load_config
 from renderer.errors import (
@@ -46,7 +47,6 @@ from renderer.versions import STABLE
 VERSION = "0.1.0"
 RELEASES_DIR = "releases"
 MANIFESTS_DIR = "manifests"
-STANDALONE_IMAGES = "image.yaml"
 
 
 @dataclass
@@ -151,6 +151,16 @@ def _offers(
             channel = [r for r in line if r.version.channel == (cs.channel or STABLE)]
             if channel:
                 wanted[channel[-1].name] = channel[-1]
+        spec = cs.object.get("spec") or {}
+        if spec.get("providerRef") and not spec.get("noProvider"):
+            warnings.append(
+                Problem(
+                    cs.file,
+                    "providerRef is not rendered: csops has no provider "
+                    "integration (CSPO); use noProvider: true",
+                    field="spec.providerRef",
+                )
+            )
         if not wanted:
             warnings.append(
                 Problem(cs.file, "offers no release (no versions and no autoSubscribe match)")

@@ -157,3 +157,22 @@ def test_ls_and_hash_outputs(stacks_repo: Path, csops: Callable[..., Result]) ->
     assert data["h1"].startswith("h1:")
     assert csops("--help").exit_code == 0
     assert "render" in csops("--help").stdout
+
+
+def test_stack_level_orc_image_lands_in_the_release_manifests(stacks_repo: Path) -> None:
+    source = stacks_repo / "providers/openstack/birch"
+    (source / "image.yaml").write_text(
+        "apiVersion: openstack.k-orc.cloud/v1alpha1\nkind: Image\n"
+        "metadata:\n  name: ubuntu-capi-image-extra\nspec:\n  managementPolicy: managed\n"
+    )
+    write(render_repo(stacks_repo))
+    bundle = stacks_repo / "rendered/releases/openstack-birch-1-31-v1"
+    assert (bundle / "image.yaml").is_file()
+    image = yaml.safe_load(
+        (
+            stacks_repo
+            / "rendered/manifests/cluster/image.openstack.k-orc.cloud/ubuntu-capi-image-extra.yaml"
+        ).read_text()
+    )
+    assert image["metadata"]["namespace"] == "cluster"
+    assert image["metadata"]["annotations"]["csops.io/releases"] == "openstack-birch-1-31-v1"
