@@ -69,6 +69,14 @@ def duplicate_object(repo: Path) -> None:
     shutil.copy(src, src.with_name("again.yaml"))
 
 
+def missing_referenced_template(repo: Path) -> None:
+    edit(
+        repo / ALDER / "cluster-class/templates/docker-cluster-template.yaml",
+        "{{ .Chart.Version }}-cluster",
+        "{{ .Chart.Version }}-renamed",
+    )
+
+
 def stage_names_missing_chart(repo: Path) -> None:
     edit(repo / BIRCH / "clusteraddon.yaml", "name: cni", "name: no-such-addon")
 
@@ -117,6 +125,11 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
         r"nil pointer",
     ),
     (duplicate_object, f"{ALDER}/cluster-class", r"DockerClusterTemplate.* twice"),
+    (
+        missing_referenced_template,
+        f"{ALDER}/cluster-class",
+        r"spec\.infrastructure\.ref: .*DockerClusterTemplate.*-v2-cluster",
+    ),
     (stage_names_missing_chart, f"{BIRCH}/clusteraddon.yaml:", r"no-such-addon"),
     (cluster_stack_without_stack, "clusterstacks/docker-alder-1-29.yaml", r"points at no stack"),
     (
