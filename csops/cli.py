@@ -19,6 +19,10 @@ def _register() -> None:
     for command in (render.validate, render.render, render.hash_, render.ls, diff.diff):
         cli.add_command(command)
     cli.add_command(dev_cluster.dev_cluster)
+    from csops.commands import sync
+
+    cli.add_command(sync.sync)
+    cli.add_command(sync.status)
 
 
 def main() -> None:

@@ -1,0 +1,224 @@
+"""``csops sync`` and ``csops status``: reconcile a management cluster toward the rendered tree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from csops import console
+from syncer import logs
+from syncer.controller import Controller, SyncConfig, default_cache_dir, sync_once
+from syncer.errors import SyncError
+from syncer.inventory import InventoryStore
+from syncer.kube import Kube
+from syncer.prune import PruneGuards
+from syncer.reconcile import SyncOptions
+from syncer.source import DEFAULT_PATH
+
+EXIT_FAILED = 1
+
+
+def _listen(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT or :PORT")
+    return (host or "0.0.0.0", int(port))
+
+
+@click.command("sync")
+@click.option(
+    "--repo",
+    required=True,
+    help="Git URL, or a local path (a directory, or a git repo with --branch).",
+)
+@click.option("--branch", default=None, help="Branch to follow (default main for git URLs).")
+@click.option(
+    "--path", "path", default=DEFAULT_PATH, show_default=True, help="Manifests dir in the repo."
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="KUBECONFIG",
+    help="Kubeconfig (default: in-cluster, then ~/.kube/config).",
+)
+@click.option("--once", is_flag=True, help="One pass, then exit (0 synced, 1 not).")
+@click.option(
+    "--name", default="csops", show_default=True, help="Inventory (ApplySet parent Secret) name."
+)
+@click.option("--inventory-namespace", default="csops-system", show_default=True)
+@click.option(
+    "--interval", type=float, default=60.0, show_default=True, help="Poll interval, seconds."
+)
+@click.option("--prune/--no-prune", default=True, show_default=True)
+@click.option(
+    "--max-prune-share",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Largest share of the inventory one pass may delete.",
+)
+@click.option("--allow-mass-prune", is_flag=True, help="Allow pruning more than --max-prune-share.")
+@click.option("--allow-crd-prune", is_flag=True, help="Allow pruning CRDs and Namespaces.")
+@click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="Wait for health (kstatus)."
+)
+@click.option(
+    "--timeout", type=float, default=60.0, show_default=True, help="Health wait, seconds."
+)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--leader-elect", is_flag=True, help="Hold a Lease; only the holder writes.")
+@click.option("--lease-duration", type=float, default=15.0, show_default=True)
+@click.option("--listen", default=None, help="HOST:PORT for /metrics, /healthz, /readyz, /hook.")
+@click.option(
+    "--webhook-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="HMAC secret for /hook (or env CSOPS_WEBHOOK_SECRET).",
+)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def sync(  # noqa: PLR0917 - one parameter per click option
+    repo: str,
+    branch: str | None,
+    path: str,
+    kubeconfig: Path | None,
+    once: bool,
+    name: str,
+    inventory_namespace: str,
+    interval: float,
+    prune: bool,
+    max_prune_share: float,
+    allow_mass_prune: bool,
+    allow_crd_prune: bool,
+    wait: bool,
+    timeout: float,
+    concurrency: int,
+    leader_elect: bool,
+    lease_duration: float,
+    listen: str | None,
+    webhook_secret_file: Path | None,
+    cache_dir: Path | None,
+    log_format: str,
+) -> None:
+    """Reconcile the cluster toward the manifests of REPO (continuously, or --once)."""
+    log = logs.configure(log_format)
+    secret = None
+    if webhook_secret_file is not None:
+        secret = webhook_secret_file.read_bytes().strip()
+    elif os.environ.get("CSOPS_WEBHOOK_SECRET"):
+        secret = os.environ["CSOPS_WEBHOOK_SECRET"].encode()
+    guards = PruneGuards(max_prune_share, allow_mass_prune, allow_crd_prune)
+    config = SyncConfig(
+        repo=repo,
+        branch=branch,
+        path=path,
+        kubeconfig=kubeconfig,
+        name=name,
+        inventory_namespace=inventory_namespace,
+        options=SyncOptions(
+            prune=prune, guards=guards, wait=wait, timeout=timeout, concurrency=concurrency
+        ),
+        interval=interval,
+        cache_dir=cache_dir or default_cache_dir(),
+        leader_elect=leader_elect,
+        lease_duration=lease_duration,
+        listen=_listen(listen),
+        webhook_secret=secret,
+    )
+    if once:
+        try:
+            result = sync_once(config)
+        except SyncError as exc:
+            log.error("sync failed", extra={"error": str(exc)})
+            sys.exit(EXIT_FAILED)
+        log.info(
+            "synced" if result.ok else "sync incomplete",
+            extra={
+                "revision": result.revision,
+                "result": result.summary(),
+                "seconds": round(result.duration, 3),
+            },
+        )
+        for outcome in result.failed:
+            log.error("apply failed", extra={"object": str(outcome.id), "error": outcome.error})
+        if result.prune and result.prune.blocked:
+            log.warning("prune blocked", extra={"reason": result.prune.blocked})
+        for oid, users in (result.prune.kept_in_use if result.prune else {}).items():
+            log.warning("kept: in use", extra={"object": str(oid), "clusters": ",".join(users)})
+        if result.health_error:
+            log.error("health", extra={"error": result.health_error})
+        sys.exit(0 if result.ok else EXIT_FAILED)
+    controller = Controller(config)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signum})
+        controller.stop.set()
+        controller.wake.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        sys.exit(controller.run())
+    except SyncError as exc:
+        log.error("sync failed", extra={"error": str(exc)})
+        sys.exit(EXIT_FAILED)
+
+
+@click.command("status")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="KUBECONFIG",
+)
+@click.option("--name", default="csops", show_default=True)
+@click.option("--inventory-namespace", default="csops-system", show_default=True)
+@click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text")
+def status(kubeconfig: Path | None, name: str, inventory_namespace: str, output: str) -> None:
+    """What is synced, what is held back by in-use protection, and the last error."""
+    try:
+        kube = Kube.from_kubeconfig(kubeconfig)
+        inventory = InventoryStore(kube, name, inventory_namespace).read()
+    except SyncError as exc:
+        console.err.print(f"error: {exc}", style="red", markup=False)
+        sys.exit(EXIT_FAILED)
+    state = inventory.state
+    data: dict[str, object] = {
+        "inventory": f"{inventory_namespace}/{name}",
+        "objects": len(inventory.members),
+        "revision": state.get("revision"),
+        "ok": state.get("ok"),
+        "failed": state.get("failed") or {},
+        "keptInUse": state.get("keptInUse") or {},
+        "pruneBlocked": state.get("pruneBlocked"),
+        "healthError": state.get("healthError"),
+    }
+    if output != "text":
+        console.structured(data, output)
+        return
+    if not inventory.members and not state:
+        click.echo(f"no inventory {inventory_namespace}/{name}: nothing synced yet")
+        sys.exit(EXIT_FAILED)
+    click.echo(f"revision:  {data['revision']}")
+    click.echo(f"objects:   {data['objects']}")
+    click.echo(f"state:     {'synced' if data['ok'] else 'NOT synced'}")
+    kept: dict[str, list[str]] = state.get("keptInUse") or {}
+    failed: dict[str, str] = state.get("failed") or {}
+    for oid, users in sorted(kept.items()):
+        click.echo(f"kept:      {oid} (in use by {', '.join(users)})")
+    for oid, error in sorted(failed.items()):
+        click.echo(f"failed:    {oid}: {error}")
+    if data["pruneBlocked"]:
+        click.echo(f"prune:     {data['pruneBlocked']}")
+    if data["healthError"]:
+        click.echo(f"health:    {data['healthError']}")

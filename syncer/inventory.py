@@ -1,0 +1,126 @@
+"""The ApplySet-compatible inventory: a parent Secret listing every object csops manages.
+
+The parent carries ``applyset.kubernetes.io/id`` (label), ``tooling``,
+``contains-group-kinds`` and ``additional-namespaces`` (annotations) as KEP-3659 specifies;
+members carry ``applyset.kubernetes.io/part-of: <id>``. csops also keeps the exact member list
+and its last sync state in the Secret's data. It is written as a superset before applying and
+narrowed after a successful prune, and only when its content changes (a no-op pass writes
+nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from csops import __version__
+from syncer.errors import NotFoundError
+from syncer.kube import Kube
+from syncer.objects import ObjectId, Resource
+
+ID_LABEL = "applyset.kubernetes.io/id"
+PART_OF_LABEL = "applyset.kubernetes.io/part-of"
+TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
+GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
+NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
+TOOLING = f"csops/v{__version__}"
+SECRET = Resource("", "v1", "Secret", "secrets", True)
+NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False)
+
+
+def applyset_id(name: str, namespace: str) -> str:
+    """KEP-3659: ``applyset-<base64url(sha256(name.namespace.kind.group))>-v1``."""
+    digest = hashlib.sha256(f"{name}.{namespace}.Secret.".encode()).digest()
+    return "applyset-" + base64.urlsafe_b64encode(digest).decode().rstrip("=") + "-v1"
+
+
+@dataclass
+class Inventory:
+    members: set[ObjectId] = field(default_factory=set)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class InventoryStore:
+    """Reads and writes the parent Secret ``<namespace>/<name>``."""
+
+    def __init__(self, kube: Kube, name: str, namespace: str) -> None:
+        self.kube = kube
+        self.name = name
+        self.namespace = namespace
+        self.id = applyset_id(name, namespace)
+        self._written: dict[str, Any] | None = None
+
+    def read(self) -> Inventory:
+        live = self.kube.get_or_none(SECRET, self.namespace, self.name)
+        if live is None:
+            self._written = None
+            return Inventory()
+        data = live.get("data") or {}
+        members = {ObjectId.parse(s) for s in _decode(data.get("members"), [])}
+        state = _decode(data.get("state"), {})
+        self._written = self._body(members, state)
+        return Inventory(members, state)
+
+    def write(self, members: Iterable[ObjectId], state: dict[str, Any]) -> bool:
+        """Write the parent when its content changed; True when a write was made."""
+        body = self._body(set(members), state)
+        if body == self._written:
+            return False
+        self.ensure_namespace()
+        self.kube.apply(SECRET, body)
+        self._written = body
+        return True
+
+    def ensure_namespace(self) -> None:
+        if self.kube.get_or_none(NAMESPACE, None, self.namespace) is None:
+            try:
+                self.kube.create(
+                    NAMESPACE,
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}},
+                )
+            except NotFoundError:
+                raise
+            except Exception:  # lost a race with another creator: fine if it exists now
+                if self.kube.get_or_none(NAMESPACE, None, self.namespace) is None:
+                    raise
+
+    def _body(self, members: set[ObjectId], state: dict[str, Any]) -> dict[str, Any]:
+        ordered = sorted(members)
+        group_kinds = sorted({m.group_kind for m in ordered})
+        namespaces = sorted({m.namespace for m in ordered if m.namespace} - {self.namespace})
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": {ID_LABEL: self.id},
+                "annotations": {
+                    TOOLING_ANNOTATION: TOOLING,
+                    GROUP_KINDS_ANNOTATION: ",".join(group_kinds),
+                    NAMESPACES_ANNOTATION: ",".join(namespaces),
+                },
+            },
+            "data": {
+                "members": _encode([str(m) for m in ordered]),
+                "state": _encode(state),
+            },
+        }
+
+
+def _encode(value: Any) -> str:
+    return base64.b64encode(json.dumps(value, sort_keys=True).encode()).decode()
+
+
+def _decode(value: str | None, default: Any) -> Any:
+    if not value:
+        return default
+    try:
+        return json.loads(base64.b64decode(value))
+    except ValueError:
+        return default

@@ -1,0 +1,324 @@
+"""The one adapter to the Kubernetes API (through the official ``kubernetes`` client).
+
+Raw REST on the client's transport: discovery per group/version (cached, refreshed on a miss),
+server-side apply with field manager ``csops`` and forced ownership, get/list/delete/watch,
+status patches and Events. Objects are plain dicts; nothing here knows about releases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from syncer.errors import ApiError, NotFoundError, UnreachableError
+from syncer.objects import ObjectId, Resource
+
+FIELD_MANAGER = "csops"
+STATUS_FIELD_MANAGER = "csops-status"
+REQUEST_TIMEOUT = 30.0
+RETRIES = 8
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[dict[str, Any]]
+    resource_version: str
+
+
+class Kube:
+    """A thin, thread-safe client: dicts in, dicts out, :class:`ApiError` on failure."""
+
+    def __init__(self, api_client: Any, *, field_manager: str = FIELD_MANAGER) -> None:
+        self._api = api_client
+        self.field_manager = field_manager
+        self._lock = threading.Lock()
+        self._groups: dict[str, dict[str, Resource]] = {}  # "group/version" -> kind -> resource
+        self._preferred: dict[str, str] = {}  # group -> preferred version
+
+    @classmethod
+    def from_kubeconfig(
+        cls, kubeconfig: Path | None, *, field_manager: str = FIELD_MANAGER
+    ) -> Kube:
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        try:
+            if kubeconfig is None:
+                try:
+                    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                except config.ConfigException:
+                    config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=str(kubeconfig), client_configuration=configuration
+                )
+        except (config.ConfigException, OSError) as exc:
+            raise ApiError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {exc}") from exc
+        configuration.retries = False
+        api = client.ApiClient(configuration)
+        api.user_agent = "csops-syncer"
+        return cls(api, field_manager=field_manager)
+
+    def close(self) -> None:
+        self._api.close()
+
+    # ------------------------------------------------------------------ transport
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request, retried a few times on transient answers (429, 5xx while starting)."""
+        delay = 0.05
+        for _ in range(RETRIES):
+            try:
+                return self._once(method, path, **kwargs)
+            except ApiError as exc:
+                transient = exc.status in (429, 503, 504) or "initializing" in str(exc)
+                if not transient or isinstance(exc, UnreachableError):
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        return self._once(method, path, **kwargs)
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+        timeout: float | None = REQUEST_TIMEOUT,
+    ) -> Any:
+        if query:
+            path = f"{path}?{urlencode(query)}"
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        _, url, headers, body, _ = self._api.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        try:
+            response = self._api.rest_client.request(
+                method, url, headers=headers, body=body, _request_timeout=timeout
+            )
+        except Exception as exc:  # urllib3 connection errors, SSL, timeouts
+            raise UnreachableError(f"{method} {path}: API server unreachable: {exc}") from exc
+        if stream and response.status < 300:
+            return response.response
+        data = response.read()
+        if response.status >= 300:
+            message = data.decode("utf-8", "replace") if data else response.reason
+            with contextlib.suppress(ValueError, AttributeError):
+                message = json.loads(message).get("message", message)
+            if response.status == 404:
+                raise NotFoundError(f"{method} {path}: {message}", status=404)
+            raise ApiError(f"{message}", status=response.status)
+        return json.loads(data) if data else {}
+
+    # ------------------------------------------------------------------ discovery
+    def _group_version(self, group_version: str) -> dict[str, Resource]:
+        with self._lock:
+            cached = self._groups.get(group_version)
+        if cached is not None:
+            return cached
+        base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+        try:
+            data = self._request("GET", base)
+        except NotFoundError:
+            data = {"resources": []}
+        group, _, version = group_version.rpartition("/")
+        kinds: dict[str, Resource] = {}
+        for entry in data.get("resources", []):
+            if "/" in entry["name"]:
+                continue
+            kinds[entry["kind"]] = Resource(
+                group=group,
+                version=version,
+                kind=entry["kind"],
+                plural=entry["name"],
+                namespaced=bool(entry["namespaced"]),
+            )
+        if kinds:
+            with self._lock:
+                self._groups[group_version] = kinds
+        return kinds
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """The REST resource for ``apiVersion``/``kind``; re-discovers once on a miss."""
+        found = self._group_version(api_version).get(kind)
+        if found is None:
+            self.forget(api_version)
+            found = self._group_version(api_version).get(kind)
+        if found is None:
+            raise NotFoundError(f"the server has no resource for {kind} in {api_version}")
+        return found
+
+    def resource_for_group(self, group: str, kind: str) -> Resource:
+        """The resource of a group/kind at the group's preferred version."""
+        if group == "":
+            return self.resource("v1", kind)
+        version = self._preferred.get(group)
+        if version is None:
+            try:
+                data = self._request("GET", f"/apis/{group}")
+            except NotFoundError as exc:
+                raise NotFoundError(f"the server has no API group {group!r}") from exc
+            version = str(data["preferredVersion"]["version"])
+            self._preferred[group] = version
+        return self.resource(f"{group}/{version}", kind)
+
+    def forget(self, api_version: str | None = None) -> None:
+        with self._lock:
+            if api_version is None:
+                self._groups.clear()
+                self._preferred.clear()
+            else:
+                self._groups.pop(api_version, None)
+
+    # ------------------------------------------------------------------ paths
+    @staticmethod
+    def _path(resource: Resource, namespace: str | None, name: str | None = None) -> str:
+        root = "/api/v1" if resource.group == "" else f"/apis/{resource.group}/{resource.version}"
+        if resource.namespaced and namespace:
+            root = f"{root}/namespaces/{namespace}"
+        path = f"{root}/{resource.plural}"
+        return f"{path}/{name}" if name else path
+
+    # ------------------------------------------------------------------ verbs
+    def apply(
+        self, resource: Resource, body: dict[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Server-side apply ``body`` (force, our field manager); returns the live object."""
+        meta = body["metadata"]
+        query = {"fieldManager": self.field_manager, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
+        path = self._path(resource, meta.get("namespace"), meta["name"])
+        result: dict[str, Any] = self._request(
+            "PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml"
+        )
+        return result
+
+    def apply_status(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply of the status subresource with the status field manager."""
+        meta = body["metadata"]
+        path = self._path(resource, meta.get("namespace"), meta["name"]) + "/status"
+        query = {"fieldManager": STATUS_FIELD_MANAGER, "force": "true"}
+        result: dict[str, Any] = self._request(
+            "PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml"
+        )
+        return result
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", self._path(resource, namespace, name))
+        return result
+
+    def get_or_none(
+        self, resource: Resource, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        try:
+            return self.get(resource, namespace, name)
+        except NotFoundError:
+            return None
+
+    def list(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> ListResult:
+        query = {"labelSelector": label_selector} if label_selector else None
+        data = self._request("GET", self._path(resource, namespace), query=query)
+        items = data.get("items", [])
+        api_version = resource.api_version
+        for item in items:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", resource.kind)
+        return ListResult(items, str(data.get("metadata", {}).get("resourceVersion", "")))
+
+    def create(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
+        meta = body["metadata"]
+        result: dict[str, Any] = self._request(
+            "POST",
+            self._path(resource, meta.get("namespace")),
+            query={"fieldManager": self.field_manager},
+            body=body,
+        )
+        return result
+
+    def replace(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
+        meta = body["metadata"]
+        result: dict[str, Any] = self._request(
+            "PUT",
+            self._path(resource, meta.get("namespace"), meta["name"]),
+            query={"fieldManager": self.field_manager},
+            body=body,
+        )
+        return result
+
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, *, uid: str | None = None
+    ) -> bool:
+        """Delete (background propagation, guarded by ``uid``); False when already gone."""
+        body: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Background",
+        }
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self._request("DELETE", self._path(resource, namespace, name), body=body)
+        except NotFoundError:
+            return False
+        return True
+
+    def watch(
+        self,
+        resource: Resource,
+        *,
+        label_selector: str | None,
+        resource_version: str,
+        timeout_seconds: int = 300,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Stream ``(type, object)`` watch events until the server closes the watch."""
+        query = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            query["labelSelector"] = label_selector
+        response = self._request(
+            "GET",
+            self._path(resource, None),
+            query=query,
+            stream=True,
+            timeout=timeout_seconds + 10,
+        )
+        try:
+            buffer = b""
+            for chunk in response.stream(8192, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        event = json.loads(line)
+                        yield str(event.get("type", "")), event.get("object") or {}
+        except Exception as exc:  # connection dropped mid-stream
+            raise UnreachableError(f"watch of {resource.plural} ended: {exc}") from exc
+        finally:
+            response.release_conn()
+
+    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        self._request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+
+    def identity(self, obj: dict[str, Any]) -> ObjectId:
+        """The :class:`ObjectId` of a live or desired object (group from its apiVersion)."""
+        return ObjectId.of(obj)

@@ -1,0 +1,109 @@
+"""Fixtures for syncer tests: a rendered copy of the example stacks in a bare git remote."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from controlplane import ControlPlane
+from renderer import render_repo, write
+from syncer.controller import SyncConfig
+from syncer.kube import Kube
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACKS = REPO_ROOT / "stacks"
+MANIFESTS = "rendered/manifests"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+@dataclass
+class StacksRepo:
+    """A work tree with the example stacks rendered for one namespace, pushed to a bare remote."""
+
+    work: Path
+    remote: Path
+    namespace: str
+
+    @property
+    def url(self) -> str:
+        return self.remote.as_uri()
+
+    @property
+    def manifests(self) -> Path:
+        return self.work / MANIFESTS
+
+    def commit(self, message: str, *, force: bool = False) -> str:
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "--allow-empty", "-m", message)
+        git(self.work, "push", "-q", *(["--force"] if force else []), "origin", "HEAD:main")
+        return git(self.work, "rev-parse", "HEAD")
+
+    def render(self) -> None:
+        write(render_repo(self.work))
+
+
+def rendered_stacks(target: Path, namespace: str) -> Path:
+    shutil.copytree(STACKS, target, ignore=shutil.ignore_patterns("rendered"))
+    config = target / "csops.yaml"
+    config.write_text(
+        config.read_text().replace("defaultNamespace: cluster", f"defaultNamespace: {namespace}")
+    )
+    for stack in (target / "clusterstacks").glob("*.yaml"):
+        stack.write_text(
+            re.sub(r"namespace: cluster\b", f"namespace: {namespace}", stack.read_text())
+        )
+    write(render_repo(target))
+    return target
+
+
+@pytest.fixture
+def stacks_repo(tmp_path: Path, namespace: str) -> StacksRepo:
+    work = rendered_stacks(tmp_path / "work", namespace)
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "remote", "add", "origin", remote.as_uri())
+    repo = StacksRepo(work, remote, namespace)
+    repo.commit("example stacks")
+    return repo
+
+
+@pytest.fixture(scope="session")
+def csops_kubeconfig(control_plane: ControlPlane) -> Path:
+    """A kubeconfig whose requests the audit log attributes to user ``csops``."""
+    return control_plane.kubeconfig_for("csops")
+
+
+@pytest.fixture
+def kube(csops_kubeconfig: Path, capi_crds: list[str]) -> Iterator[Kube]:
+    client = Kube.from_kubeconfig(csops_kubeconfig)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sync_config(stacks_repo: StacksRepo, csops_kubeconfig: Path, tmp_path: Path) -> SyncConfig:
+    return SyncConfig(
+        repo=stacks_repo.url,
+        branch="main",
+        kubeconfig=csops_kubeconfig,
+        name=f"csops-{stacks_repo.namespace}",
+        inventory_namespace=stacks_repo.namespace,
+        cache_dir=tmp_path / "cache",
+        interval=30.0,
+    )
