@@ -124,9 +124,8 @@ def _file(path: Path) -> str:
 
 def source_hashes(directory: Path) -> StackHashes:
     """Every layer hash of a stack directory, as recorded in a release's ``hashes.json``."""
-    config = directory / "stack.yaml"
-    if not config.is_file():
-        config = directory / "csctl.yaml"
+    candidates = [directory / n for n in ("stack.yaml", "csctl.yaml", "csmctl.yaml")]
+    config = next((c for c in candidates if c.is_file()), candidates[1])
     return StackHashes(
         clusterStack=stack_hash(directory),
         clusterAddonDir=_dir(directory / "cluster-addon"),

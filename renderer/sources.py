@@ -17,6 +17,8 @@ from renderer.errors import Problem, ProblemList, SourceError
 from renderer.names import KubernetesVersion, NamingError, StackId
 
 CSCTL_FILE = "csctl.yaml"
+LEGACY_CSCTL_FILE = "csmctl.yaml"
+"""The same file under csctl's former name (still in the Cluster Stack Operator's fixtures)."""
 STACK_FILE = "stack.yaml"
 ADDON_CONFIG = "clusteraddon.yaml"
 ADDON_VALUES = "cluster-addon-values.yaml"
@@ -94,7 +96,7 @@ def discover(config: RepoConfig) -> list[Path]:
             if here.resolve() == output:
                 dirnames.clear()
                 continue
-            if STACK_FILE in filenames or CSCTL_FILE in filenames:
+            if {STACK_FILE, CSCTL_FILE, LEGACY_CSCTL_FILE} & set(filenames):
                 found.append(here)
                 dirnames.clear()
                 continue
@@ -145,6 +147,8 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
     display = config.display(directory)
     gen4 = (directory / STACK_FILE).is_file()
     cfg_name = STACK_FILE if gen4 else CSCTL_FILE
+    if not gen4 and not (directory / CSCTL_FILE).is_file():
+        cfg_name = LEGACY_CSCTL_FILE
     file = f"{display}/{cfg_name}"
     text = (directory / cfg_name).read_text(encoding="utf-8")
     data = documents.loads_one(text, file)

@@ -72,11 +72,33 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(result == 0)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Delete staging or retired trees of earlier renders that were killed half-way."""
+    prefix = f".{directory.name}."
+    for leftover in directory.parent.glob(f"{prefix}*"):
+        rest = leftover.name[len(prefix) :]
+        kind, _, tail = rest.partition("-")
+        pid = tail.split("-")[0]
+        if kind in ("new", "old") and pid.isdigit() and not _alive(int(pid)) and leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def write_tree(directory: Path, files: dict[str, bytes]) -> None:
     """Make ``directory`` hold exactly ``files``, all at once or not at all."""
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=parent))
+    _remove_leftovers(directory)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-{os.getpid()}-", dir=parent))
     try:
         for rel, data in files.items():
             path = staging / rel

@@ -1,0 +1,39 @@
+"""The rendered tree is swapped in whole, and debris of killed renders is cleaned up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from renderer import render_repo
+from renderer.tree import compare, read_tree, write_tree
+
+
+def test_write_tree_replaces_everything_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"a/x.yaml": b"1", "b.yaml": b"2"})
+    write_tree(out, {"a/x.yaml": b"3", "c.yaml": b"4"})
+    assert read_tree(out) == {"a/x.yaml": b"3", "c.yaml": b"4"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+    diff = compare({"a": b"1", "b": b"2"}, {"a": b"9", "c": b"3"})
+    assert (diff.added, diff.changed, diff.removed) == (("c",), ("a",), ("b",))
+
+
+def test_debris_of_dead_renders_is_removed_but_live_ones_are_kept(tmp_path: Path) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    (tmp_path / f".rendered.new-{finished.pid}-abc").mkdir()
+    (tmp_path / f".rendered.old-{finished.pid}").mkdir()
+    live = tmp_path / f".rendered.new-{os.getpid()}-xyz"
+    live.mkdir()
+    write_tree(tmp_path / "rendered", {"x": b"1"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered", live.name]
+
+
+def test_legacy_csmctl_yaml_is_read(stacks_repo: Path) -> None:
+    source = stacks_repo / "providers/docker/alder/1-29"
+    shutil.move(source / "csctl.yaml", source / "csmctl.yaml")
+    result = render_repo(stacks_repo)
+    assert "docker-alder-1-29-v1" in result.new_releases
