@@ -214,32 +214,41 @@ def _commit_here(git: Repository, root: Path, opts: PublishOptions) -> Published
     return published
 
 
-def _integrate(
-    git: Repository, root: Path, out_rel: str, published: Published, remote_head: str
-) -> str:
-    """Bring HEAD onto the remote's new head; return a note on how."""
-    base = git.parents(published.commit)[0] if published.commit else git.head()
-    if base is None or not git.is_ancestor(base, remote_head):
+def _integrate(git: Repository, root: Path, out_rel: str, remote_head: str) -> str:
+    """Bring HEAD onto the remote's new head; return a note on how.
+
+    Only render commits (commits that change nothing but the rendered tree) may be replayed
+    or dropped; any other local commit the remote lacks stops the push.
+    """
+    head = git.head()
+    assert head is not None
+    base = git.merge_base(head, remote_head)
+    if base is None or git.changed_paths(base, head, [":(top)", f":(top,exclude){out_rel}"]):
         raise GitError(
             Problem(
                 str(git.top),
-                "HEAD has commits that the remote branch does not have, and the remote moved",
+                "HEAD has commits besides render commits that the remote branch lacks, "
+                "and the remote moved",
                 hint="integrate them by hand (git pull --rebase) and run again; "
                 "csops never force-pushes",
             )
         )
+    short = remote_head[:12]
+    if base == head:
+        git.reset_keep(remote_head)
+        return f"fast-forwarded to {short}; rendering on it"
     root_rel = git.relative(root)
-    if published.commit and not git.changed_paths(base, remote_head, [root_rel or "."]):
-        grafted = git.graft_tree(remote_head, out_rel, published.commit)
+    if not git.changed_paths(base, remote_head, [f":(top){root_rel}"]):
+        grafted = git.graft_tree(remote_head, out_rel, head)
         if grafted == git.tree_id(remote_head):
             git.reset_keep(remote_head)
-            return f"the remote already has this render ({remote_head[:12]})"
-        replayed = git.commit_tree(grafted, [remote_head], git.message(published.commit))
+            return f"the remote already has this render ({short})"
+        replayed = git.commit_tree(grafted, [remote_head], git.message(head))
         git.reset_keep(replayed)
         git.sync_index(out_rel)
-        return f"rebased the render commit onto {remote_head[:12]}"
+        return f"the remote moved to {short} without touching the stacks: rebased the render"
     git.reset_keep(remote_head)
-    return f"the stacks changed at {remote_head[:12]}: rendering again"
+    return f"the stacks changed at {short}: rendering them again"
 
 
 def _publish_here(git: Repository, root: Path, opts: PublishOptions) -> Published:
@@ -274,13 +283,13 @@ def _publish_here(git: Repository, root: Path, opts: PublishOptions) -> Publishe
             if pushed.ok:
                 published.pushed, published.pushed_to = True, f"{opts.remote} {target}"
                 return published
-            if not pushed.rejected:
+            if not pushed.rejected and git.remote_head(opts.remote, target) == remote_head:
                 raise GitError(Problem(opts.remote, f"push failed: {pushed.message}"))
             notes.append(f"push rejected: {opts.remote} {target} moved")
         fetched = git.fetch(opts.remote, target)
         if fetched is None:
             continue
-        notes.append(_integrate(git, root, out_rel, published, fetched))
+        notes.append(_integrate(git, root, out_rel, fetched))
     raise GitError(
         Problem(
             opts.remote or "",
@@ -373,7 +382,7 @@ def _publish_branch(git: Repository, root: Path, opts: PublishOptions, branch: s
         if pushed.ok:
             published.pushed, published.pushed_to = True, f"{opts.remote} {branch}"
             return published
-        if not pushed.rejected:
+        if not pushed.rejected and git.remote_head(opts.remote, branch) == remote_head:
             raise GitError(Problem(opts.remote, f"push failed: {pushed.message}"))
         notes.append(f"push rejected: {opts.remote} {branch} moved; rendering on its new head")
     raise GitError(

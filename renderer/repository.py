@@ -130,6 +130,14 @@ class Repository:
             return False
         return True
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two commits, or ``None`` (unrelated histories)."""
+        try:
+            out: str = self.repo.git.merge_base(a, b)
+        except git.GitCommandError:
+            return None
+        return out.strip() or None
+
     def parents(self, commit: str) -> list[str]:
         """The parents of a commit."""
         return [p.hexsha for p in self.repo.commit(commit).parents]

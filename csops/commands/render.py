@@ -178,6 +178,11 @@ def render(
     (a source hydrator); --push pushes it, never forced.
     """
     publishing = commit or branch is not None or remote is not None
+    if remote is not None and any((Path(remote) / n).exists() for n in (".git", "csops.yaml")):
+        raise click.UsageError(
+            f"--push took {remote!r} as the remote, but it is a work tree: "
+            "write REPO before --push, or name the remote (--push=origin)"
+        )
     if publishing:
         if check or out is not None:
             raise click.UsageError(
