@@ -1,0 +1,180 @@
+"""The long-running controller: drift correction, webhook, force-push, other field managers,
+a CRD and its custom resources in one revision."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from syncer import webhook
+from syncer.controller import Controller, SyncConfig, sync_once
+from syncer.kube import Kube
+from syncer.source import open_source
+from tests.syncer.conftest import StacksRepo, git
+
+OLD = "docker-alder-1-29-v1"
+SECRET = b"s3cret"
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def configmap(name: str, namespace: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+
+
+@pytest.fixture
+def controller(sync_config: SyncConfig, kube: Kube) -> Iterator[Controller]:
+    config = replace(sync_config, interval=300.0, listen=("127.0.0.1", 0), webhook_secret=SECRET)
+    ctl = Controller(config)
+    thread = threading.Thread(target=ctl.run, daemon=True)
+    thread.start()
+    eventually(lambda: ctl.last_result is not None and ctl.last_result.ok, 30)
+    yield ctl
+    ctl.stop.set()
+    ctl.wake.set()
+    thread.join(10)
+
+
+def test_hand_edit_and_hand_delete_are_put_back(
+    controller: Controller, kube: Kube, stacks_repo: StacksRepo
+) -> None:
+    ns = stacks_repo.namespace
+    res = kube.resource("v1", "ConfigMap")
+    name = f"{OLD}-node-images"
+    live = kube.get(res, ns, name)
+    original = live["data"]["node-images.yaml"]
+    live["data"]["node-images.yaml"] = "edited by hand"
+    kube.replace(res, live)
+    started = time.monotonic()
+    eventually(lambda: kube.get(res, ns, name)["data"]["node-images.yaml"] == original)
+    edit_fixed = time.monotonic() - started
+    kube.delete(res, ns, name)
+    started = time.monotonic()
+    eventually(lambda: kube.get_or_none(res, ns, name) is not None)
+    deleted_fixed = time.monotonic() - started
+    print(f"hand edit corrected in {edit_fixed:.2f}s, hand delete in {deleted_fixed:.2f}s")
+
+
+def test_webhook_good_and_bad_signature(
+    controller: Controller, kube: Kube, stacks_repo: StacksRepo
+) -> None:
+    assert controller.endpoints is not None
+    base = f"http://127.0.0.1:{controller.endpoints.port}"
+    body = b'{"ref": "refs/heads/main"}'
+    bad = urllib.request.Request(
+        f"{base}/hook", body, {"X-Hub-Signature-256": webhook.sign(b"wrong", body)}
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(bad, timeout=5)
+    assert info.value.code == 401
+    res = kube.resource("v1", "ConfigMap")
+    ns = stacks_repo.namespace
+    (stacks_repo.manifests / ns / "configmap" / "hooked.yaml").write_text(configmap("hooked", ns))
+    stacks_repo.commit("add hooked")
+    time.sleep(0.3)
+    assert kube.get_or_none(res, ns, "hooked") is None  # bad signature: no sync was triggered
+    good = urllib.request.Request(
+        f"{base}/hook", body, {"X-Hub-Signature-256": webhook.sign(SECRET, body)}
+    )
+    assert urllib.request.urlopen(good, timeout=5).status == 202
+    eventually(lambda: kube.get_or_none(res, ns, "hooked") is not None)
+    assert b"csops_sync_revision_info" in urllib.request.urlopen(f"{base}/metrics").read()
+    assert urllib.request.urlopen(f"{base}/readyz").status == 200
+
+
+def test_remote_force_push(kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig) -> None:
+    assert sync_once(sync_config, kube).ok
+    base = git(stacks_repo.work, "rev-parse", "HEAD")
+    ns = stacks_repo.namespace
+    (stacks_repo.manifests / ns / "configmap" / "pushed.yaml").write_text(configmap("pushed", ns))
+    stacks_repo.commit("add pushed")
+    assert sync_once(sync_config, kube).ok
+    res = kube.resource("v1", "ConfigMap")
+    assert kube.get_or_none(res, ns, "pushed") is not None
+    git(stacks_repo.work, "reset", "-q", "--hard", base)  # rewrite history
+    head = stacks_repo.commit("rewritten", force=True)
+    result = sync_once(sync_config, kube)
+    assert result.ok and result.revision.endswith(head)
+    assert kube.get_or_none(res, ns, "pushed") is None
+
+
+def test_unreachable_remote_keeps_last_good_revision(
+    stacks_repo: StacksRepo, sync_config: SyncConfig
+) -> None:
+    source = open_source(sync_config.repo, "main", sync_config.path, sync_config.cache_dir)
+    good = source.fetch()
+    stacks_repo.remote.rename(stacks_repo.remote.with_name("gone.git"))
+    again = source.fetch()
+    assert again.name == good.name
+    assert again.stale_error and "cannot fetch" in again.stale_error
+
+
+def test_object_owned_by_another_field_manager(
+    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+) -> None:
+    assert sync_once(sync_config, kube).ok
+    res = kube.resource("v1", "ConfigMap")
+    ns, name = stacks_repo.namespace, f"{OLD}-node-images"
+    other = Kube(kube._api, field_manager="someone-else")
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns},
+        "data": {"node-images.yaml": "taken over", "extra": "theirs"},
+    }
+    other.apply(res, body)
+    result = sync_once(sync_config, kube)
+    assert result.ok and [str(o.id) for o in result.changed] == [f"ConfigMap {ns}/{name}"]
+    live = kube.get(res, ns, name)
+    assert live["data"]["node-images.yaml"] != "taken over"  # our field is ours again (force)
+    assert live["data"]["extra"] == "theirs"  # a field only they set is left alone
+    assert not sync_once(sync_config, kube).changed  # and it converges
+
+
+def test_crd_and_its_custom_resources_in_one_revision(
+    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+) -> None:
+    ns = stacks_repo.namespace
+    group = f"{ns.replace('-', '')}.csops.test"
+    crd = f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+spec:
+  group: {group}
+  names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"""
+    (stacks_repo.manifests / "crds" / f"widgets.{group}.yaml").write_text(crd)
+    widgets = stacks_repo.manifests / ns / f"widget.{group}"
+    widgets.mkdir()
+    for i in range(3):
+        (widgets / f"w{i}.yaml").write_text(
+            f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: w{i}\n"
+            f"  namespace: {ns}\nspec:\n  size: {i}\n"
+        )
+    stacks_repo.commit("a CRD and its CRs")
+    result = sync_once(sync_config, kube)
+    assert result.ok, result.state()
+    res = kube.resource(f"{group}/v1", "Widget")
+    assert kube.get(res, ns, "w2")["spec"]["size"] == 2
+    assert not sync_once(sync_config, kube).changed
