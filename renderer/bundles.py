@@ -56,6 +56,20 @@ def _set_chart_version(chart_yaml: Path, version: str, display: str) -> str:
     return str(data.get("name", ""))
 
 
+def _pin_chart(
+    chart_dir: Path, version: str, expected: str, display: str, problems: ProblemList
+) -> None:
+    """Set the chart's version as csctl does, and check it has the name csctl and CSO expect."""
+    name = _set_chart_version(chart_dir / "Chart.yaml", version, f"{display}/Chart.yaml")
+    if name != expected:
+        problems.add(
+            f"{display}/Chart.yaml",
+            f"chart name {name!r} must be {expected!r}",
+            field="name",
+            hint="csctl and CSO find the chart by this name (P-N-M-m-…)",
+        )
+
+
 def _copy_substituted(source: Path, target: Path, values: dict[str, str]) -> None:
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
@@ -94,33 +108,22 @@ def build_bundle(
         _copy_substituted(source.directory, work, values)
 
         class_dir = work / CLASS_DIR
-        name = _set_chart_version(
-            class_dir / "Chart.yaml",
+        _pin_chart(
+            class_dir,
             versions.cluster_stack.dot,
-            f"{source.display}/{CLASS_DIR}/Chart.yaml",
+            stack.class_chart,
+            f"{source.display}/{CLASS_DIR}",
+            problems,
         )
-        if name != stack.class_chart:
-            problems.add(
-                f"{source.display}/{CLASS_DIR}/Chart.yaml",
-                f"chart name {name!r} must be {stack.class_chart!r}",
-                field="name",
-                hint="csctl and CSO find the class chart by this name",
-            )
         addon_dir = work / ADDON_DIR
         if addon_dir.is_dir() and not source.new_convention:
-            name = _set_chart_version(
-                addon_dir / "Chart.yaml",
+            _pin_chart(
+                addon_dir,
                 versions.cluster_addon.dot,
-                f"{source.display}/{ADDON_DIR}/Chart.yaml",
+                stack.addon_chart,
+                f"{source.display}/{ADDON_DIR}",
+                problems,
             )
-            if name != stack.addon_chart:
-                problems.add(
-                    f"{source.display}/{ADDON_DIR}/Chart.yaml",
-                    f"chart name {name!r} must be {stack.addon_chart!r}",
-                    field="name",
-                    hint="the single addon chart of the old convention is named "
-                    "P-N-M-m-cluster-addon",
-                )
         problems.raise_if_any()
 
         charts = [class_dir]
