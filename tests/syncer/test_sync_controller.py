@@ -12,8 +12,10 @@ from dataclasses import replace
 
 import pytest
 
+from controlplane import AuditLog
 from syncer import webhook
 from syncer.controller import Controller, SyncConfig, sync_once
+from syncer.diff import cluster_diff
 from syncer.kube import Kube
 from syncer.source import open_source
 from tests.syncer.conftest import StacksRepo, git
@@ -178,3 +180,26 @@ spec:
     res = kube.resource(f"{group}/v1", "Widget")
     assert kube.get(res, ns, "w2")["spec"]["size"] == 2
     assert not sync_once(sync_config, kube).changed
+
+
+def test_cluster_diff_changes_nothing(
+    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig, audit: AuditLog
+) -> None:
+    assert sync_once(sync_config, kube).ok
+    ns = stacks_repo.namespace
+    (stacks_repo.manifests / ns / "configmap" / "new.yaml").write_text(configmap("new", ns))
+    path = stacks_repo.manifests / ns / "configmap" / f"{OLD}-node-images.yaml"
+    path.write_text(path.read_text().replace("workeramd64", "workerarm64"))
+    with audit.window() as window:
+        diff = cluster_diff(
+            stacks_repo.manifests,
+            kube,
+            name=sync_config.name,
+            inventory_namespace=sync_config.inventory_namespace,
+        )
+    assert [d.id.name for d in diff.added] == ["new"]
+    assert [d.id.name for d in diff.changed] == [f"{OLD}-node-images"]
+    plus = [line for line in diff.changed[0].diff.splitlines() if line.startswith("+ ")]
+    assert any("workerarm64" in line for line in plus), diff.changed[0].diff
+    persisted = [e for e in window.writes(user="csops") if "dryRun" not in e.request_uri]
+    assert persisted == []
