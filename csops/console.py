@@ -36,6 +36,15 @@ def structured(data: Any, fmt: str) -> None:
         click.echo(yaml.safe_dump(data, sort_keys=True, default_flow_style=False).rstrip())
 
 
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    """A kubectl-style table on stdout: upper-case headers, columns padded, never truncated."""
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
+    ]
+    for line in [headers, *rows]:
+        click.echo("   ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip())
+
+
 @contextmanager
 def progress(message: str) -> Iterator[None]:
     """A spinner on stderr for long work, when stderr is a terminal."""

@@ -314,19 +314,18 @@ def ls(repo: Path, fmt: str) -> None:
     if fmt != "text":
         console.structured(rows, fmt)
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("STACK", "RELEASE", "CLUSTERCLASS", "K8S", "ADDON", "NODEIMAGE", "OFFERED IN"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["stack"],
-            row["release"] + (" (new)" if row["new"] else ""),
-            row["clusterClass"],
-            row["kubernetes"],
-            row["clusterAddon"],
-            row["nodeImage"],
-            ",".join(row["namespaces"]) or "-",
-        )
-    console.out.print(table)
+    console.table(
+        ["STACK", "RELEASE", "CLUSTERCLASS", "K8S", "ADDON", "NODEIMAGE", "OFFERED IN"],
+        [
+            [
+                row["stack"],
+                row["release"] + (" (new)" if row["new"] else ""),
+                row["clusterClass"],
+                row["kubernetes"],
+                row["clusterAddon"],
+                row["nodeImage"],
+                ",".join(row["namespaces"]) or "-",
+            ]
+            for row in rows
+        ],
+    )
