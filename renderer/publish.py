@@ -315,12 +315,8 @@ def _commit_branch(
     source = git.head()
     ref = f"refs/heads/{branch}"
     local = git.branch_head(branch)
-    with tempfile.TemporaryDirectory(prefix="csops-hydrate-") as tmp:
-        out = Path(tmp) / "rendered"
-        existing = git.read_tree(base, prefix) if base else {}
-        if existing:
-            tree.write_tree(out, existing)
-        result = render_repo(root, mode=opts.mode, out=out)
+    existing = git.read_tree(base, prefix) if base else {}
+    result = render_on(root, existing, mode=opts.mode)
     published = Published(result, ref, base or "")
     new_tree = git.build_tree(base, prefix, result.files)
     if base is not None and new_tree == git.tree_id(base):
@@ -340,6 +336,19 @@ def _commit_branch(
     published.commit, published.head = commit, commit
     published.message, published.changes = message, changes
     return published
+
+
+def render_on(root: Path, existing: dict[str, bytes], *, mode: str | None = None) -> RenderResult:
+    """Render ``root`` on top of another rendered tree (a hydrated branch's) instead of disk.
+
+    That tree is the ledger of releases, so versions continue from it; nothing is written to
+    the work tree.
+    """
+    with tempfile.TemporaryDirectory(prefix="csops-hydrate-") as tmp:
+        out = Path(tmp) / "rendered"
+        if existing:
+            tree.write_tree(out, existing)
+        return render_repo(root, mode=mode, out=out)
 
 
 def _branch_base(git: Repository, branch: str, remote_head: str | None) -> str | None:

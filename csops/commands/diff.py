@@ -59,8 +59,9 @@ def _cluster_diff(repo: Path, fmt: str, kubeconfig: str | None, context: str | N
     "--base-path",
     metavar="PATH",
     default=None,
-    help="Where the rendered tree is at REF ('.' for the root, as on a --branch "
-    "rendered branch; default: the output path).",
+    help="Where the rendered tree is at REF, when REF is a branch written by "
+    "`render --branch` ('.' for its root). The fresh render then continues from that "
+    "tree's releases instead of the work tree's.",
 )
 @click.option(
     "-o",
@@ -106,7 +107,14 @@ def diff(
         old = publish.base_tree(repo, ref, path=base_path)
     except RendererError as exc:
         _fail(exc.problems)
-    result = _run(repo, mode=mode)
+    if base_path is None:
+        result = _run(repo, mode=mode)
+    else:  # the base is a hydrated branch: versions continue from its tree, not the disk's
+        try:
+            result = publish.render_on(repo, old, mode=mode)
+        except RendererError as exc:
+            _fail(exc.problems)
+        console.problems(result.warnings, level="warning")
     changes = objectdiff.compare_trees(old, result.files)
     if fmt == "json":
         click.echo(objectdiff.to_json(changes), nl=False)

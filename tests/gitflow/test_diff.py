@@ -76,11 +76,16 @@ def test_diff_without_changes_and_default_base(csops: Csops, work: Path) -> None
 
 
 def test_diff_against_a_rendered_branch(csops: Csops, work: Path) -> None:
+    """Hydrated mode: the work tree has no rendered tree; versions continue from the branch."""
     assert csops("render", work, "--branch", "rendered", "--branch-path", ".").exit_code == 0
-    _bumped(csops, work)
+    bump(work / ALDER_29, "v1.29.4", "v1.29.5")
+    offer(work, "docker-alder-1-29", "v2")
     git(work, "commit", "-q", "-am", "alder 1.29.5")
     result = csops("diff", work, "--base", "rendered", "--base-path", ".", "-o", "json")
-    assert json.loads(result.stdout)["releases"]["added"] == ["docker-alder-1-29-v2"]
+    data = json.loads(result.stdout)
+    assert data["releases"]["added"] == ["docker-alder-1-29-v2"]
+    assert data["upgrades"][0]["to"] == "docker-alder-1-29-v2"
+    assert not (work / "rendered").exists()
 
 
 def test_upgrades_to_the_next_minor_and_not_backwards() -> None:
