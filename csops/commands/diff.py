@@ -2,13 +2,15 @@
 
 The base tree is read from git at a ref; the other side is a fresh render of the work tree,
 so the diff shows what the pull request's render will change even before it is committed.
-``--cluster`` compares with the live management cluster instead (the syncer's diff).
+``--cluster`` compares a fresh render with the live management cluster instead: the syncer's
+dry-run diff (server-side apply with ``dryRun``), so nothing in the cluster changes.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,13 @@ FORMATS = ("text", "markdown", "json")
 _STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
 
+def _emit(text: str, fmt: str) -> None:
+    if fmt == "text" and console.out.is_terminal:
+        _colour(text)
+    else:
+        click.echo(text, nl=False)
+
+
 def _colour(text: str) -> None:
     for line in text.splitlines():
         style = next((s for prefix, s in _STYLES if line.startswith(prefix)), None)
@@ -30,21 +39,73 @@ def _colour(text: str) -> None:
         console.out.print(line, style=style, markup=False, highlight=False)
 
 
-def _cluster_diff(repo: Path, fmt: str, kubeconfig: str | None, context: str | None) -> None:
+def _cluster_report(report: Any, fmt: str) -> str:
+    """Text, Markdown or JSON of the syncer's :class:`~syncer.diff.ClusterDiff`."""
+    entries = [
+        (d.action, str(d.id), d.diff) for d in (*report.added, *report.changed, *report.removed)
+    ]
+    errors = {str(k): v for k, v in sorted(report.errors.items(), key=lambda kv: str(kv[0]))}
+    if fmt == "json":
+        data = {
+            "objects": [{"action": a, "object": o, "diff": d} for a, o, d in entries],
+            "errors": errors,
+        }
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    counts = (
+        f"{len(report.added)} to add, {len(report.changed)} to change, "
+        f"{len(report.removed)} to remove"
+    )
+    marks = {"added": "+", "changed": "~", "removed": "-"}
+    if fmt == "markdown":
+        lines = ["### csops diff --cluster", "", f"**{counts}**", ""]
+        lines += [f"- {marks[a]} `{o}`" for a, o, _ in entries]
+        lines += [f"- ⚠️ `{o}`: {e}" for o, e in errors.items()]
+        diffs = [f"```diff\n{d}```\n" for _, _, d in entries if d]
+        return "\n".join(lines) + "\n\n" + "\n".join(diffs)
+    if report.empty and not errors:
+        return "The cluster is in sync with the render.\n"
+    lines = [counts, ""] + [f"{marks[a]} {o}" for a, o, _ in entries]
+    lines += [f"error: {o}: {e}" for o, e in errors.items()]
+    return "\n".join(lines) + "\n\n" + "".join(d for _, _, d in entries if d)
+
+
+def _cluster_diff(
+    repo: Path,
+    *,
+    fmt: str,
+    mode: str | None,
+    kubeconfig: Path | None,
+    name: str,
+    inventory_namespace: str,
+) -> tuple[str, bool, bool]:
+    """Render afresh and ask the syncer what applying it would change (a dry run)."""
     try:
-        module = importlib.import_module("syncer.diff")
-    except ImportError as exc:
-        console.err.print(
-            f"[red]error:[/] --cluster needs the syncer's diff (syncer.diff), "
-            f"which this installation lacks: {exc}"
-        )
+        from syncer.diff import cluster_diff
+        from syncer.errors import SyncError
+        from syncer.kube import Kube
+    except ImportError as exc:  # a renderer-only installation
+        console.err.print(f"[red]error:[/] --cluster needs the syncer: {exc}")
         sys.exit(EXIT_FAILED)
-    cluster_diff: Any = getattr(module, "cluster_diff", None)
-    if cluster_diff is None:
-        console.err.print("[red]error:[/] syncer.diff has no cluster_diff()")
-        sys.exit(EXIT_FAILED)
-    code = cluster_diff(repo, output=fmt, kubeconfig=kubeconfig, context=context)
-    sys.exit(int(code or 0))
+    result = _run(repo, mode=mode)
+    with tempfile.TemporaryDirectory(prefix="csops-diff-") as tmp:
+        manifests = Path(tmp) / "manifests"
+        for path, data in result.files.items():
+            if path.startswith("manifests/"):
+                target = Path(tmp) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        try:
+            kube = Kube.from_kubeconfig(kubeconfig)
+            try:
+                report = cluster_diff(
+                    manifests, kube, name=name, inventory_namespace=inventory_namespace
+                )
+            finally:
+                kube.close()
+        except SyncError as exc:
+            console.err.print(f"error: {exc}", style="red", markup=False)
+            sys.exit(EXIT_FAILED)
+    return _cluster_report(report, fmt), not report.empty, bool(report.errors)
 
 
 @click.command()
@@ -78,8 +139,17 @@ def _cluster_diff(repo: Path, fmt: str, kubeconfig: str | None, context: str | N
     is_flag=True,
     help="Compare the render with the live management cluster (what a sync would change).",
 )
-@click.option("--kubeconfig", default=None, help="With --cluster: kubeconfig file.")
-@click.option("--context", default=None, help="With --cluster: kubeconfig context.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="KUBECONFIG",
+    help="With --cluster: kubeconfig (default: in-cluster, then ~/.kube/config).",
+)
+@click.option(
+    "--name", default="csops", show_default=True, help="With --cluster: the sync's inventory name."
+)
+@click.option("--inventory-namespace", default="csops-system", show_default=True)
 def diff(
     repo: Path,
     *,
@@ -89,8 +159,9 @@ def diff(
     mode: str | None,
     exit_code: bool,
     cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
+    kubeconfig: Path | None,
+    name: str,
+    inventory_namespace: str,
 ) -> None:
     """Show which objects and releases a change adds, changes or removes.
 
@@ -101,7 +172,18 @@ def diff(
     ClusterClasses a Cluster could now move to.
     """
     if cluster:
-        _cluster_diff(repo, fmt, kubeconfig, context)
+        text, differs, failed = _cluster_diff(
+            repo,
+            fmt=fmt,
+            mode=mode,
+            kubeconfig=kubeconfig,
+            name=name,
+            inventory_namespace=inventory_namespace,
+        )
+        _emit(text, fmt)
+        if failed or (exit_code and differs):
+            sys.exit(EXIT_FAILED)
+        return
     try:
         ref = base or publish.default_base(repo) or "HEAD"
         old = publish.base_tree(repo, ref, path=base_path)
@@ -117,12 +199,11 @@ def diff(
         console.problems(result.warnings, level="warning")
     changes = objectdiff.compare_trees(old, result.files)
     if fmt == "json":
-        click.echo(objectdiff.to_json(changes), nl=False)
+        text = objectdiff.to_json(changes)
     elif fmt == "markdown":
-        click.echo(objectdiff.to_markdown(changes, base=ref), nl=False)
-    elif console.out.is_terminal:
-        _colour(objectdiff.to_text(changes))
+        text = objectdiff.to_markdown(changes, base=ref)
     else:
-        click.echo(objectdiff.to_text(changes), nl=False)
+        text = objectdiff.to_text(changes)
+    _emit(text, fmt)
     if exit_code and changes:
         sys.exit(EXIT_FAILED)
