@@ -118,6 +118,15 @@ def _version_key(release: str) -> tuple[int, str, str]:
     return (version.major, version.channel, patch)
 
 
+def _dot_name(release: str) -> str:
+    """A release name in dot form (the ClusterClass name), as CSO's ``latestRelease`` shows it."""
+    try:
+        stack, version = parse_release_name(release)
+    except (RendererError, VersionError, ValueError):
+        return release
+    return stack.class_name(version)
+
+
 def _dot(release: str) -> str:
     try:
         return parse_release_name(release)[1].dot
@@ -332,7 +341,7 @@ def publish(
         }
         if ready:
             latest = ready[-1]
-            status["latestRelease"] = latest.name + (
+            status["latestRelease"] = _dot_name(latest.name) + (
                 f" | {latest.kubernetes_version}" if latest.kubernetes_version else ""
             )
         current = live.get(obj.id)

@@ -1,0 +1,12 @@
+"""ClusterStack status shows versions and the latest release in dot form, as CSO does."""
+
+from __future__ import annotations
+
+from syncer.status import _dot, _dot_name
+
+
+def test_versions_and_latest_release_use_the_dot_form() -> None:
+    assert _dot("docker-ferrol-1-27-v0-sha-hipstsw") == "v0-sha.hipstsw"
+    assert _dot_name("docker-ferrol-1-27-v0-sha-hipstsw") == "docker-ferrol-1-27-v0-sha.hipstsw"
+    assert _dot_name("docker-ferrol-1-27-v2") == "docker-ferrol-1-27-v2"
+    assert _dot_name("not-a-release") == "not-a-release"
