@@ -1,0 +1,239 @@
+"""Fixtures for addon tests: rendered example stacks (v1 and v2), a management and a workload
+control plane, Clusters whose kubeconfig Secret points at the workload plane."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controlplane import ControlPlane
+from renderer import render_repo, write
+from syncer.addons.controller import AddonController, AddonOptions
+from syncer.kube import Kube
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACKS = REPO_ROOT / "stacks"
+ADDON_CRD = STACKS / "rendered/manifests/crds/clusteraddons.clusterstack.x-k8s.io.yaml"
+OWNED = "clusterstack.x-k8s.io/instance=owned"
+CLEAN_KINDS = (
+    ("v1", "ConfigMap"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Service"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "Deployment"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("apiregistration.k8s.io/v1", "APIService"),
+)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def _bump_versions(stack: Path, versions: list[str]) -> None:
+    text = stack.read_text()
+    stack.write_text(
+        re.sub(
+            r"versions:\n(\s+- v\d+\n?)+",
+            "versions:\n" + "".join(f"    - {v}\n" for v in versions),
+            text,
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``rendered/releases`` of the example stacks at v1, plus v2 of two stacks:
+
+    - ``openstack-birch-1-31-v2``: Kubernetes v1.31.7, new addons (flannel config changed,
+      the CCM's ClusterRoleBinding dropped);
+    - ``docker-alder-1-29-v2``: a class-only change (addon version stays v1).
+    """
+    work = tmp_path_factory.mktemp("stacks") / "stacks"
+    shutil.copytree(STACKS, work, ignore=shutil.ignore_patterns("rendered"))
+    write(render_repo(work))
+    birch = work / "providers/openstack/birch"
+    csctl = birch / "csctl.yaml"
+    csctl.write_text(csctl.read_text().replace("v1.31.6", "v1.31.7"))
+    cni = birch / "cluster-addon/cni/templates/configmap.yaml"
+    cni.write_text(cni.read_text().replace('"name": "cbr0"', '"name": "cbr1"'))
+    rbac = birch / "cluster-addon/ccm/templates/rbac.yaml"
+    docs = [d for d in rbac.read_text().split("\n---\n") if "kind: ClusterRoleBinding" not in d]
+    rbac.write_text("\n---\n".join(docs))
+    values = work / "providers/docker/alder/1-29/cluster-class/values.yaml"
+    values.write_text(values.read_text().replace('"true"', '"false"'))
+    for name in ("openstack-birch-1-31", "docker-alder-1-29"):
+        _bump_versions(work / f"clusterstacks/{name}.yaml", ["v1", "v2"])
+    write(render_repo(work))
+    out = work / "rendered/releases"
+    assert (out / "openstack-birch-1-31-v2").is_dir()
+    assert (out / "docker-alder-1-29-v2").is_dir()
+    return out
+
+
+@pytest.fixture
+def releases_copy(releases: Path, tmp_path: Path) -> Path:
+    """A private copy of the releases a test may break."""
+    target = tmp_path / "releases"
+    shutil.copytree(releases, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def mgmt(control_plane: ControlPlane, capi_crds: list[str]) -> Iterator[Kube]:
+    """The management plane (user ``csops``) with the ClusterAddon CRD installed."""
+    kube = Kube.from_kubeconfig(control_plane.kubeconfig_for("csops"))
+    crd = yaml.safe_load(ADDON_CRD.read_text())
+    resource = kube.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    kube.apply(resource, crd)
+
+    def established() -> bool:
+        live = kube.get(resource, None, crd["metadata"]["name"])
+        return any(
+            c["type"] == "Established" and c["status"] == "True"
+            for c in live.get("status", {}).get("conditions", [])
+        )
+
+    wait_for(established, what="ClusterAddon CRD Established")
+    yield kube
+    kube.close()
+
+
+@pytest.fixture(scope="session")
+def workload_kubeconfig(workload_control_plane: ControlPlane) -> bytes:
+    return workload_control_plane.kubeconfig_path.read_bytes()
+
+
+@pytest.fixture
+def workload(workload_control_plane: ControlPlane) -> Iterator[Kube]:
+    """The workload plane (admin), with every csops-owned object removed before the test."""
+    kube = Kube.from_kubeconfig(workload_control_plane.kubeconfig_path)
+    for api_version, kind in CLEAN_KINDS:
+        resource = kube.resource(api_version, kind)
+        for item in kube.list(resource, label_selector=OWNED).items:
+            meta = item["metadata"]
+            kube.delete(resource, meta.get("namespace"), meta["name"])
+    yield kube
+    kube.close()
+
+
+class Clusters:
+    """Creates Clusters (+ kubeconfig Secrets, control-plane and infra objects) in a namespace."""
+
+    def __init__(self, kube: Kube, namespace: str, kubeconfig: bytes) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.kubeconfig = kubeconfig
+        self.cluster = kube.resource("cluster.x-k8s.io/v1beta1", "Cluster")
+
+    def secret(self, name: str, kubeconfig: bytes | None = None) -> None:
+        self.kube.apply(
+            self.kube.resource("v1", "Secret"),
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": f"{name}-kubeconfig", "namespace": self.namespace},
+                "data": {"value": base64.b64encode(kubeconfig or self.kubeconfig).decode()},
+            },
+        )
+
+    def create(
+        self,
+        name: str,
+        class_name: str,
+        version: str,
+        *,
+        initialized: bool = True,
+        kubeconfig: bytes | None = None,
+    ) -> dict[str, Any]:
+        self.secret(name, kubeconfig)
+        body = {
+            "apiVersion": "cluster.x-k8s.io/v1beta1",
+            "kind": "Cluster",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {
+                "controlPlaneEndpoint": {"host": "203.0.113.7", "port": 6443},
+                "topology": {"class": class_name, "version": version},
+            },
+        }
+        cluster = self.kube.apply(self.cluster, body)
+        if initialized:
+            self.initialize(name)
+        return cluster
+
+    def initialize(self, name: str) -> None:
+        self.kube.apply_status(
+            self.cluster,
+            {
+                "apiVersion": "cluster.x-k8s.io/v1beta1",
+                "kind": "Cluster",
+                "metadata": {"name": name, "namespace": self.namespace},
+                "status": {"controlPlaneReady": True},
+            },
+        )
+
+    def set_class(self, name: str, class_name: str, version: str) -> None:
+        live = self.kube.get(self.cluster, self.namespace, name)
+        live["spec"]["topology"].update({"class": class_name, "version": version})
+        self.kube.replace(self.cluster, live)
+
+    def addon(self, name: str) -> dict[str, Any] | None:
+        resource = self.kube.resource("clusterstack.x-k8s.io/v1alpha1", "ClusterAddon")
+        return self.kube.get_or_none(resource, self.namespace, f"cluster-addon-{name}")
+
+
+@pytest.fixture
+def clusters(mgmt: Kube, namespace: str, workload_kubeconfig: bytes) -> Clusters:
+    return Clusters(mgmt, namespace, workload_kubeconfig)
+
+
+def fast_options(namespace: str, **overrides: Any) -> AddonOptions:
+    options = AddonOptions(
+        interval=5.0,
+        waiting_interval=0.1,
+        backoff_base=0.1,
+        backoff_cap=1.0,
+        tick=0.05,
+        namespace=namespace,
+    )
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    return options
+
+
+@pytest.fixture
+def controller(mgmt: Kube, releases: Path, namespace: str) -> Iterator[AddonController]:
+    ctl = AddonController(mgmt, releases, fast_options(namespace))
+    yield ctl
+    ctl.clients.close()
+
+
+def condition(addon: dict[str, Any] | None, ctype: str) -> dict[str, Any]:
+    for cond in ((addon or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == ctype:
+            return dict(cond)
+    return {}
+
+
+def ready(addon: dict[str, Any] | None) -> bool:
+    return bool(((addon or {}).get("status") or {}).get("ready"))
