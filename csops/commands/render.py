@@ -201,7 +201,7 @@ def render(
             ),
         )
         return
-    if check:
+    if check or base is not None:
         _check_base(repo, base)
     result = _run(repo, out=out, mode=mode, full=full or check)
     diff = result.diff
