@@ -49,6 +49,10 @@ class ImmutableReleaseError(RendererError):
     """A render (or a change) would modify an existing, immutable release bundle."""
 
 
+class GitError(RendererError):
+    """A git operation failed, or the repository is not in a state csops can publish from."""
+
+
 class TreeError(RendererError):
     """The rendered tree could not be written or read."""
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from renderer import lock, tree
 from renderer.config import load_config
-from renderer.errors import Problem
+from renderer.errors import GitError, Problem
 from renderer.objectdiff import TreeChanges, compare_trees, release_edits
 from renderer.render import VERSION, RenderResult, render_repo, write
-from renderer.repository import GitError, Repository
+from renderer.repository import Repository
 
 SUBJECT_PREFIX = "render"
 TRAILER_SOURCE = "Source-Commit"

@@ -17,7 +17,7 @@ from pathlib import Path
 import git
 from gitdb.base import IStream
 
-from renderer.errors import Problem, RendererError
+from renderer.errors import GitError, Problem
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,6 @@ def revision(root: Path, output: Path) -> Revision | None:
         out = None
     status = repo.git.status("--porcelain", "--", ".", *([f":(exclude){out}"] if out else []))
     return Revision(commit, bool(status.strip()))
-
-
-class GitError(RendererError):
-    """A git operation failed, or the repository is not in a state csops can publish from."""
 
 
 _ZERO = "0" * 40
