@@ -56,12 +56,17 @@ class AddonStatus:
         self.conditions[ctype] = Cond(True, reason, message, "Warning")
 
     def summary(self) -> Cond:
-        for ctype in ORDER:
-            cond = self.conditions.get(ctype)
-            if cond is None:
-                continue
-            if ctype == "UpgradeTimedOut" or not cond.status:
-                return Cond(False, cond.reason, cond.message)
+        failing = [c for t, c in self.conditions.items() if not c.status and t != "UpgradeTimedOut"]
+        first = min(
+            (t for t, c in self.conditions.items() if c in failing), key=ORDER.index, default=None
+        )
+        timed_out = self.conditions.get("UpgradeTimedOut")
+        if timed_out is not None:
+            cause = f"; {self.conditions[first].message}" if first else ""
+            return Cond(False, timed_out.reason, timed_out.message + cause)
+        if first is not None:
+            cond = self.conditions[first]
+            return Cond(False, cond.reason, cond.message)
         if not self.ready:
             return Cond(False, "AddonsNotApplied", "addons are being applied")
         return Cond(True)

@@ -111,7 +111,7 @@ def mgmt(control_plane: ControlPlane, capi_crds: list[str]) -> Iterator[Kube]:
         live = kube.get(resource, None, crd["metadata"]["name"])
         return any(
             c["type"] == "Established" and c["status"] == "True"
-            for c in live.get("status", {}).get("conditions", [])
+            for c in (live.get("status") or {}).get("conditions") or []
         )
 
     wait_for(established, what="ClusterAddon CRD Established")
@@ -237,3 +237,62 @@ def condition(addon: dict[str, Any] | None, ctype: str) -> dict[str, Any]:
 
 def ready(addon: dict[str, Any] | None) -> bool:
     return bool(((addon or {}).get("status") or {}).get("ready"))
+
+
+# ---------------------------------------------------------------------------- hook server
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def serving_cert(directory: Path) -> tuple[Path, Path, bytes]:
+    """A self-signed serving certificate for 127.0.0.1 (cert, key, CA bundle PEM)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csops-addon-hooks")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
+    cert_path.write_bytes(pem)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path, pem
+
+
+@pytest.fixture(scope="session")
+def hook_kube(control_plane: ControlPlane, mgmt: Kube) -> Iterator[Kube]:
+    kube = Kube.from_kubeconfig(control_plane.kubeconfig_for("csops"), field_manager="csops-hooks")
+    yield kube
+    kube.close()
