@@ -53,11 +53,21 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 @click.option(
     "--name", default="csops", show_default=True, help="Inventory (ApplySet parent Secret) name."
 )
-@click.option("--inventory-namespace", default="csops-system", show_default=True)
+@click.option(
+    "--inventory-namespace",
+    default="csops-system",
+    show_default=True,
+    help="Namespace of the inventory Secret (created if missing).",
+)
 @click.option(
     "--interval", type=float, default=60.0, show_default=True, help="Poll interval, seconds."
 )
-@click.option("--prune/--no-prune", default=True, show_default=True)
+@click.option(
+    "--prune/--no-prune",
+    default=True,
+    show_default=True,
+    help="Delete objects that left the manifests (guarded: never in-use classes).",
+)
 @click.option(
     "--max-prune-share",
     type=click.FloatRange(0, 1),
@@ -73,9 +83,21 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 @click.option(
     "--timeout", type=float, default=60.0, show_default=True, help="Health wait, seconds."
 )
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Objects applied in parallel within one stage.",
+)
 @click.option("--leader-elect", is_flag=True, help="Hold a Lease; only the holder writes.")
-@click.option("--lease-duration", type=float, default=15.0, show_default=True)
+@click.option(
+    "--lease-duration",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help="Lease duration in seconds, with --leader-elect.",
+)
 @click.option("--listen", default=None, help="HOST:PORT for /metrics, /healthz, /readyz, /hook.")
 @click.option(
     "--webhook-secret-file",
@@ -83,7 +105,12 @@ def _listen(value: str | None) -> tuple[str, int] | None:
     default=None,
     help="HMAC secret for /hook (or env CSOPS_WEBHOOK_SECRET).",
 )
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where git clones and revision snapshots are kept (default: ~/.cache/csops/sync).",
+)
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -180,10 +207,22 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     envvar="KUBECONFIG",
+    help="Kubeconfig (default: $KUBECONFIG, in-cluster, then ~/.kube/config).",
 )
-@click.option("--name", default="csops", show_default=True)
-@click.option("--inventory-namespace", default="csops-system", show_default=True)
-@click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text")
+@click.option("--name", default="csops", show_default=True, help="Inventory name used by the sync.")
+@click.option(
+    "--inventory-namespace",
+    default="csops-system",
+    show_default=True,
+    help="Namespace of the inventory Secret.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "yaml", "json"]),
+    default="text",
+    help="Output format.",
+)
 def status(kubeconfig: Path | None, name: str, inventory_namespace: str, output: str) -> None:
     """What is synced, what is held back by in-use protection, and the last error."""
     try:
