@@ -23,6 +23,9 @@ def _register() -> None:
 
     cli.add_command(sync.sync)
     cli.add_command(sync.status)
+    from csops.commands import addons
+
+    cli.add_command(addons.addons)
 
 
 def main() -> None:

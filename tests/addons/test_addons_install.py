@@ -105,3 +105,42 @@ def test_waits_for_control_plane(
     controller.reconcile_once()
     assert ready(clusters.addon("late"))
     assert _get(workload, "apps/v1", "DaemonSet", "kube-flannel-ds") is not None
+
+
+def test_cli_once(clusters: Clusters, workload: Kube, releases, control_plane, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from csops.cli import _register, cli
+
+    _register()
+    clusters.create("cli", "docker-alder-1-29-v1", "v1.29.4")
+    args = [
+        "addons",
+        "--releases",
+        str(releases),
+        "--kubeconfig",
+        str(control_plane.kubeconfig_for("csops")),
+        "--namespace",
+        clusters.namespace,
+        "--once",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert ready(clusters.addon("cli"))
+    from tests.addons.conftest import serving_cert
+
+    cert, _, _ = serving_cert(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "addons",
+            "--releases",
+            str(releases),
+            "--hook-cert",
+            str(cert),
+            "--print-extension-config",
+            "https://h:9442",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "kind: ExtensionConfig" in result.output and "url: https://h:9442" in result.output

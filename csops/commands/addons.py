@@ -1,0 +1,139 @@
+"""``csops addons``: the cluster-addon controller (and CAPI runtime hooks) on its own."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from syncer import logs
+from syncer.addons import clusteraddon
+from syncer.addons.controller import AddonController, AddonOptions
+from syncer.addons.hooks import HookHandler, HookServer, extension_config
+from syncer.errors import SyncError
+from syncer.kube import Kube
+
+EXIT_FAILED = 1
+
+
+@click.command("addons")
+@click.option(
+    "--releases",
+    "releases_dir",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The rendered tree's releases directory (rendered/releases).",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="KUBECONFIG",
+    help="Management cluster kubeconfig (default: in-cluster, then ~/.kube/config).",
+)
+@click.option("--once", is_flag=True, help="One pass over all Clusters, then exit (0 all ready).")
+@click.option("--namespace", default=None, help="Only Clusters in this namespace.")
+@click.option(
+    "--interval",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Resync of converged clusters (drift correction), seconds.",
+)
+@click.option(
+    "--upgrade-timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
+)
+@click.option("--hook-port", type=int, default=None, help="Serve CAPI runtime hooks (HTTPS).")
+@click.option("--hook-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--hook-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--print-extension-config",
+    "extension_url",
+    default=None,
+    metavar="URL",
+    help="Print the ExtensionConfig for hooks served at URL (CA from --hook-cert).",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def addons(  # noqa: PLR0917 - one parameter per click option
+    releases_dir: Path,
+    kubeconfig: Path | None,
+    once: bool,
+    namespace: str | None,
+    interval: float,
+    upgrade_timeout: float,
+    hook_port: int | None,
+    hook_cert: Path | None,
+    hook_key: Path | None,
+    extension_url: str | None,
+    log_format: str,
+) -> None:
+    """Apply each workload cluster's addons from its Cluster's release, and gate upgrades."""
+    if extension_url is not None:
+        if hook_cert is None:
+            raise click.UsageError("--print-extension-config needs --hook-cert (the CA bundle)")
+        import yaml
+
+        click.echo(
+            yaml.safe_dump(
+                extension_config("csops-addons", extension_url, hook_cert.read_bytes()),
+                sort_keys=False,
+            )
+        )
+        return
+    if hook_port is not None and (hook_cert is None or hook_key is None):
+        raise click.UsageError("--hook-port needs --hook-cert and --hook-key")
+    log = logs.configure(log_format)
+    try:
+        kube = Kube.from_kubeconfig(kubeconfig)
+    except SyncError as exc:
+        log.error("cannot reach the management cluster", extra={"error": str(exc)})
+        sys.exit(EXIT_FAILED)
+    server: HookServer | None = None
+    options = AddonOptions(interval=interval, upgrade_timeout=upgrade_timeout, namespace=namespace)
+    controller = AddonController(kube, releases_dir, options)
+    if once:
+        try:
+            results = controller.reconcile_once()
+        except SyncError as exc:
+            log.error("addons failed", extra={"error": str(exc)})
+            sys.exit(EXIT_FAILED)
+        finally:
+            controller.clients.close()
+        for key, result in sorted(results.items()):
+            (log.info if result.ready else log.warning)(
+                "ready" if result.ready else "not ready",
+                extra={"cluster": key, "detail": result.message},
+            )
+        sys.exit(0 if all(r.ready for r in results.values()) else EXIT_FAILED)
+    if hook_port is not None and hook_cert is not None and hook_key is not None:
+        hook_kube = Kube.from_kubeconfig(kubeconfig, field_manager=clusteraddon.HOOKS_FIELD_MANAGER)
+        handler = HookHandler(
+            hook_kube, releases_dir, upgrade_timeout=upgrade_timeout, on_change=controller.wake
+        )
+        server = HookServer(handler, hook_cert, hook_key, port=hook_port).start()
+        options.hook_server_ready = server.ready
+        log.info("serving CAPI runtime hooks", extra={"port": server.port})
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        controller.run(stop)
+    finally:
+        if server is not None:
+            server.stop()
+        kube.close()
