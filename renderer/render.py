@@ -10,6 +10,7 @@ on disk. Nothing is written here; :func:`write` swaps the tree in atomically.
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -44,7 +45,15 @@ from renderer.repository import revision
 from renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
 from renderer.versions import STABLE
 
-VERSION = "0.1.0"
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("csops")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+VERSION = _package_version()
 RELEASES_DIR = "releases"
 MANIFESTS_DIR = "manifests"
 
@@ -299,6 +308,149 @@ def _strip_releases(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
+@dataclass
+class _Cut:
+    """Releases cut from the current sources in this render."""
+
+    bundles: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    sources: dict[str, StackSource] = field(default_factory=dict)
+
+    def display(self, release: Release, out: str) -> str:
+        """Where errors in a release's class chart point: the source for new releases."""
+        if release.name in self.sources:
+            return f"{self.sources[release.name].display}/{CLASS_DIR}"
+        return f"{out}/{RELEASES_DIR}/{release.name}/{CLASS_DIR}"
+
+
+def _cut_releases(
+    sources: list[StackSource],
+    releases: dict[str, Release],
+    mode: str,
+    workdir: Path,
+    problems: ProblemList,
+) -> _Cut:
+    """Build a bundle for every source whose state is not released yet; check its addons."""
+    cut = _Cut()
+    for source in sources:
+        hashes = bundles.source_hashes(source)
+        planned = ledger.plan(source.stack, str(source.kubernetes), hashes, releases, mode)
+        if planned.existing is not None:
+            if mode == "hash" and planned.existing.hashes.release_key() != hashes.release_key():
+                problems.add(
+                    source.display,
+                    f"release {planned.existing.name} exists with other contents",
+                    hint="hash collision or a hand-made bundle; remove the bundle from the tree",
+                )
+            continue
+        name = source.stack.release_name(planned.versions.cluster_stack)
+        try:
+            files = bundles.build_bundle(source, planned.versions, hashes)
+        except RendererError as exc:
+            problems.extend(exc.problems)
+            continue
+        directory = workdir / name
+        bundles.write_bundle(files, directory)
+        cut.bundles[name] = files
+        cut.sources[name] = source
+        releases[name] = Release(name, source.stack, planned.versions, hashes, directory)
+        problems.extend(
+            addons.check_release_addons(
+                directory,
+                source.stack.class_name(planned.versions.cluster_stack),
+                planned.versions.kubernetes,
+                source.display,
+            )
+        )
+    return cut
+
+
+def _lint_new_class(cut: _Cut, name: str, objects: list[dict[str, Any]]) -> list[Problem]:
+    source = cut.sources[name]
+    return clusterclass.unescaped_templates(
+        source.class_dir, clusterclass.variables_of(objects), f"{source.display}/{CLASS_DIR}"
+    )
+
+
+def _render_offers(
+    offers: list[Offer],
+    cut: _Cut,
+    *,
+    reusable: dict[str, list[dict[str, Any]]],
+    assembler: _Assembler,
+    result: RenderResult,
+    problems: ProblemList,
+) -> dict[str, list[str]]:
+    """Render (or reuse) each offered release into its namespace; returns the lock's index."""
+    index: dict[str, list[str]] = {}
+    linted: set[str] = set()
+    out = result.config.output
+    for offer in offers:
+        release = offer.release
+        display = cut.display(release, out)
+        objects = None if release.name in cut.bundles else reusable.get(offer.key)
+        if objects is None:
+            try:
+                objects, moved = _render_class(release, offer.namespace, display)
+            except RendererError as exc:
+                problems.extend(exc.problems)
+                continue
+            result.helm_renders += 1
+            result.warnings.extend(moved)
+            if release.name in cut.sources and release.name not in linted:
+                linted.add(release.name)
+                result.warnings.extend(_lint_new_class(cut, release.name, objects))
+            node_images = _node_images_object(release, offer.namespace)
+            objects = objects + ([node_images] if node_images else [])
+        objects = [*objects, _release_object(release, offer.namespace, offer.cluster_stack)]
+        index[offer.key] = sorted(assembler.add(obj, display, release.name) for obj in objects)
+    return index
+
+
+def _check_unoffered(
+    offers: list[Offer],
+    cut: _Cut,
+    releases: dict[str, Release],
+    result: RenderResult,
+    problems: ProblemList,
+) -> None:
+    """New releases no ClusterStack offers still have to render, so their errors show now."""
+    for name in sorted(set(cut.bundles) - {o.release.name for o in offers}):
+        try:
+            objects, _ = _render_class(
+                releases[name], result.config.default_namespace, cut.display(releases[name], "")
+            )
+        except RendererError as exc:
+            problems.extend(exc.problems)
+            continue
+        result.helm_renders += 1
+        result.warnings.extend(_lint_new_class(cut, name, objects))
+
+
+def _warn_unoffered_sources(
+    sources: list[StackSource], cluster_stacks: list[ClusterStack], warnings: list[Problem]
+) -> None:
+    offered = {cs.stack for cs in cluster_stacks}
+    for source in sources:
+        if source.stack not in offered:
+            warnings.append(
+                Problem(
+                    source.display,
+                    f"no ClusterStack offers {source.stack.prefix}; its releases are cut but "
+                    "not rendered into manifests",
+                )
+            )
+
+
+def _base_objects(assembler: _Assembler, cluster_stacks: list[ClusterStack]) -> None:
+    """CRDs, the namespaces ClusterStacks live in, and the ClusterStacks themselves."""
+    for crd in crds.all_crds():
+        assembler.add(crd, "csops")
+    for ns in sorted({cs.namespace for cs in cluster_stacks}):
+        assembler.add(_namespace_object(ns), "csops")
+    for cs in cluster_stacks:
+        assembler.add(cs.object, cs.file)
+
+
 def render_repo(
     root: Path, *, mode: str | None = None, out: Path | None = None, full: bool = False
 ) -> RenderResult:
@@ -316,145 +468,44 @@ def render_repo(
                 hint="use stable or hash",
             )
         )
-    out_display = config.output
-    output_dir = config.output_dir
-    existing = tree.read_tree(output_dir)
-    old = lock.parse(existing.get(lock.LOCK_FILE), f"{out_display}/{lock.LOCK_FILE}")
-    _check_immutable(existing, old, out_display)
-    releases = ledger.read_ledger(output_dir / RELEASES_DIR, f"{out_display}/{RELEASES_DIR}")
-
+    existing = tree.read_tree(config.output_dir)
+    old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
+    _check_immutable(existing, old, config.output)
+    releases = ledger.read_ledger(
+        config.output_dir / RELEASES_DIR, f"{config.output}/{RELEASES_DIR}"
+    )
     sources = load_sources(config)
     cluster_stacks, problems = load_cluster_stacks(config)
     result = RenderResult(config, {}, existing)
 
     with tempfile.TemporaryDirectory(prefix="csops-render-") as tmp:
-        new_bundles: dict[str, dict[str, bytes]] = {}
-        source_of: dict[str, StackSource] = {}
-        for source in sources:
-            hashes = bundles.source_hashes(source)
-            planned = ledger.plan(source.stack, str(source.kubernetes), hashes, releases, mode)
-            if planned.existing is not None:
-                if mode == "hash" and planned.existing.hashes.release_key() != hashes.release_key():
-                    problems.add(
-                        source.display,
-                        f"release {planned.existing.name} exists with other contents",
-                        hint="hash collision or a hand-made bundle; "
-                        "remove the bundle from the tree",
-                    )
-                continue
-            name = source.stack.release_name(planned.versions.cluster_stack)
-            try:
-                files = bundles.build_bundle(source, planned.versions, hashes)
-            except RendererError as exc:
-                problems.extend(exc.problems)
-                continue
-            directory = Path(tmp) / name
-            bundles.write_bundle(files, directory)
-            new_bundles[name] = files
-            source_of[name] = source
-            releases[name] = Release(name, source.stack, planned.versions, hashes, directory)
-            result.new_releases.append(name)
-            problems.extend(
-                addons.check_release_addons(
-                    directory,
-                    source.stack.class_name(planned.versions.cluster_stack),
-                    planned.versions.kubernetes,
-                    f"{source.display}",
-                )
-            )
+        cut = _cut_releases(sources, releases, mode, Path(tmp), problems)
         problems.raise_if_any()
-
-        by_stack = {s.stack: s for s in sources}
-        offers = _offers(cluster_stacks, releases, by_stack, problems, result.warnings)
+        result.new_releases = list(cut.bundles)
+        offers = _offers(
+            cluster_stacks, releases, {s.stack: s for s in sources}, problems, result.warnings
+        )
         problems.raise_if_any()
-        for source in sources:
-            if not any(cs.stack == source.stack for cs in cluster_stacks):
-                result.warnings.append(
-                    Problem(
-                        source.display,
-                        f"no ClusterStack offers "
-                        f"{source.stack.prefix}; its releases are cut but "
-                        "not rendered into manifests",
-                    )
-                )
-
+        _warn_unoffered_sources(sources, cluster_stacks, result.warnings)
         assembler = _Assembler()
-        for crd in crds.all_crds():
-            assembler.add(crd, "csops")
-        namespaces = sorted({cs.namespace for cs in cluster_stacks})
-        for ns in namespaces:
-            assembler.add(_namespace_object(ns), "csops")
-        for cs in cluster_stacks:
-            assembler.add(cs.object, cs.file)
-
-        reusable = _reusable(old, existing, full)
-        manifest_index: dict[str, list[str]] = {}
-        checked_new: set[str] = set()
-        for offer in offers:
-            release = offer.release
-            is_new = release.name in new_bundles
-            display = (
-                f"{source_of[release.name].display}/{CLASS_DIR}"
-                if is_new
-                else f"{out_display}/{RELEASES_DIR}/{release.name}/{CLASS_DIR}"
-            )
-            paths: list[str] = []
-            reused = None if is_new else reusable.get(offer.key)
-            if reused is not None:
-                objects = reused
-            else:
-                try:
-                    objects, moved = _render_class(release, offer.namespace, display)
-                except RendererError as exc:
-                    problems.extend(exc.problems)
-                    continue
-                result.helm_renders += 1
-                result.warnings.extend(moved)
-                if is_new and release.name not in checked_new:
-                    checked_new.add(release.name)
-                    result.warnings.extend(
-                        clusterclass.unescaped_templates(
-                            source_of[release.name].class_dir,
-                            clusterclass.variables_of(objects),
-                            display,
-                        )
-                    )
-                node_images = _node_images_object(release, offer.namespace)
-                objects = objects + ([node_images] if node_images else [])
-            objects = [*objects, _release_object(release, offer.namespace, offer.cluster_stack)]
-            for obj in objects:
-                paths.append(assembler.add(obj, display, release.name))
-            manifest_index[offer.key] = sorted(paths)
+        _base_objects(assembler, cluster_stacks)
+        index = _render_offers(
+            offers,
+            cut,
+            reusable=_reusable(old, existing, full),
+            assembler=assembler,
+            result=result,
+            problems=problems,
+        )
         problems.extend(assembler.problems.problems)
-
-        for name in sorted(set(new_bundles) - {o.release.name for o in offers}):
-            source = source_of[name]
-            try:
-                objects, _ = _render_class(
-                    releases[name],
-                    config.default_namespace,
-                    f"{source.display}/{CLASS_DIR}",
-                )
-                result.helm_renders += 1
-                result.warnings.extend(
-                    clusterclass.unescaped_templates(
-                        source.class_dir,
-                        clusterclass.variables_of(objects),
-                        f"{source.display}/{CLASS_DIR}",
-                    )
-                )
-            except RendererError as exc:
-                problems.extend(exc.problems)
+        _check_unoffered(offers, cut, releases, result, problems)
         problems.raise_if_any()
 
     files = assembler.files()
-    for path, data in existing.items():
-        if path.startswith(f"{RELEASES_DIR}/"):
-            files[path] = data
-    for name, bundle in new_bundles.items():
-        for rel, data in bundle.items():
-            files[f"{RELEASES_DIR}/{name}/{rel}"] = data
-    files[lock.LOCK_FILE] = _lock_bytes(config, files, releases, manifest_index, old)
+    files.update({p: d for p, d in existing.items() if p.startswith(f"{RELEASES_DIR}/")})
+    for name, bundle in cut.bundles.items():
+        files.update({f"{RELEASES_DIR}/{name}/{rel}": data for rel, data in bundle.items()})
+    files[lock.LOCK_FILE] = _lock_bytes(config, files, releases, index, old)
     result.files = files
     result.releases = releases
     result.offers = offers
@@ -492,7 +543,11 @@ def _lock_bytes(
     manifest_index: dict[str, list[str]],
     old: lock.Lock,
 ) -> bytes:
-    released = {p.split("/")[1] for p in files if p.startswith(f"{RELEASES_DIR}/")}
+    digests = {p: tree.digest(d) for p, d in sorted(files.items())}
+    lines_of: dict[str, list[bytes]] = defaultdict(list)
+    for path, file_digest in digests.items():
+        if path.startswith(f"{RELEASES_DIR}/"):
+            lines_of[path.split("/")[1]].append(f"{file_digest}  {path}\n".encode())
     rev = revision(config.root, config.output_dir)
     data: dict[str, Any] = {
         "lockVersion": 1,
@@ -504,19 +559,13 @@ def _lock_bytes(
                 "version": r.version.dot,
                 "kubernetes": r.versions.kubernetes,
                 "hashes": {k: v for k, v in vars(r.hashes).items() if v},
-                "digest": tree.digest(
-                    b"".join(
-                        f"{tree.digest(files[p])}  {p}\n".encode()
-                        for p in sorted(files)
-                        if p.startswith(f"{RELEASES_DIR}/{name}/")
-                    )
-                ),
+                "digest": tree.digest(b"".join(lines_of[name])),
             }
             for name, r in sorted(releases.items())
-            if name in released
+            if name in lines_of
         },
         "manifests": manifest_index,
-        "files": {p: tree.digest(d) for p, d in sorted(files.items())},
+        "files": digests,
     }
     if old.data and lock.same_content(old.data, data):
         return lock.dump(old.data)
