@@ -1,0 +1,155 @@
+"""Smoke test of the benchmark harness: ``python -m bench --quick`` on a tiny workload.
+
+Checks that the harness runs and writes well-formed results; it asserts no timings (the
+figures of a CI machine mean nothing), only the shape of what is written and the functional
+checks the cases make (a changed stack is the only one sent through Helm).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import registry, report
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RENDER_FIGURES = {
+    "render.full",
+    "render.noop",
+    "render.one-stack",
+    "render.one-clusterstack",
+    "render.helm",
+    "render.overhead",
+    "render.overhead-render-only",
+    "render.rss",
+}
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    results, docs = out / "results", out / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nHand-written intro.\n\n## Notes\n\nKept.\n")
+    done = _bench(
+        "--quick",
+        "--cases",
+        "render",
+        "--stacks",
+        "2",
+        "--releases",
+        "2",
+        "--results-dir",
+        str(results),
+        "--docs",
+        str(docs),
+        "--work-dir",
+        str(out / "work"),
+    )
+    assert done.returncode == 0, done.stderr
+    return results, docs
+
+
+def test_results_json_is_well_formed(quick_run: tuple[Path, Path]) -> None:
+    results, _ = quick_run
+    data = json.loads((results / "render.json").read_text())
+    assert data["group"] == "render"
+    assert data["errors"] == []
+    assert data["options"]["quick"] is True
+    assert data["options"]["sizes"] == {"stacks": 2, "releases": 2}
+    for key in ("cpu", "cores", "ram_gib", "python", "csops", "helm_python_sdk"):
+        assert data["machine"][key]
+    figures = {f["key"]: f for f in data["figures"]}
+    assert set(figures) == RENDER_FIGURES
+    for fig in figures.values():
+        assert fig["runs"] == 1
+        assert len(fig["values"]) == 1
+        assert fig["min"] <= fig["median"] <= fig["max"]
+        assert fig["met"] in (True, False, None)
+        assert fig["unit"] in ("s", "ratio", "MiB")
+        if fig["unit"] in ("s", "MiB"):
+            assert fig["median"] > 0
+    for key in ("render.noop", "render.overhead", "render.one-stack", "render.one-clusterstack"):
+        assert figures[key]["bar"], key
+        assert isinstance(figures[key]["met"], bool), key
+    assert figures["render.full"]["detail"]["class_renders"] == 4
+    # Functional, not timing: only the changed stack went through Helm.
+    assert figures["render.one-stack"]["met"] is True, figures["render.one-stack"]["detail"]
+    observed = figures["render.one-stack"]["detail"]["observed"]
+    assert observed["helm_renders"] == 1
+    assert observed["class_charts"] == [observed["stack"]]
+    assert figures["render.one-clusterstack"]["met"] is True
+    assert figures["render.one-clusterstack"]["detail"]["observed"]["helm_renders"] == 2
+    profiles = data["profiles"]
+    assert profiles
+    assert sum(p["slowest"] for p in profiles) == 1
+    for profile in profiles:
+        assert profile["case"] in figures
+        assert profile["self_time"]
+        assert (results / f"{profile['case']}-profile.txt").is_file()
+
+
+def test_docs_section_is_written_and_the_rest_kept(quick_run: tuple[Path, Path]) -> None:
+    _, docs = quick_run
+    text = docs.read_text()
+    assert "Hand-written intro." in text
+    assert "## Notes\n\nKept." in text
+    assert text.count("<!-- bench:render:start -->") == 1
+    assert text.count("<!-- bench:render:end -->") == 1
+    assert "| No-op re-render, 2 stacks × 2 releases |" in text
+    assert "**met**" in text or "**not met**" in text
+    assert "helm-python-sdk" in text
+
+
+def test_update_doc_replaces_only_its_group(tmp_path: Path) -> None:
+    doc = tmp_path / "b.md"
+    report.update_doc(doc, "render", "<!-- bench:render:start -->\nA\n<!-- bench:render:end -->")
+    report.update_doc(doc, "sync", "<!-- bench:sync:start -->\nS\n<!-- bench:sync:end -->")
+    report.update_doc(doc, "render", "<!-- bench:render:start -->\nB\n<!-- bench:render:end -->")
+    text = doc.read_text()
+    assert "\nB\n" in text
+    assert "\nA\n" not in text
+    assert "\nS\n" in text
+    assert text.index("bench:render") < text.index("bench:sync")
+
+
+def test_case_selection() -> None:
+    names = {f"{c.group}.{c.name}" for c in registry.select("render")}
+    assert "render.noop" in names
+    assert [c.name for c in registry.select("render.noop")] == ["noop"]
+    assert {c.name for c in registry.select("all")} >= {c.name for c in registry.select("render")}
+    with pytest.raises(ValueError, match="unknown benchmark case"):
+        registry.select("nope")
+
+
+def test_cli_lists_cases_and_rejects_unknown_ones() -> None:
+    listed = _bench("--list")
+    assert listed.returncode == 0
+    assert "render.overhead" in listed.stdout
+    bad = _bench("--cases", "nope")
+    assert bad.returncode == 2
+    assert "unknown benchmark case" in bad.stderr
+
+
+def test_stats() -> None:
+    stats = registry.Stats([3.0, 1.0, 2.0, 10.0])
+    assert stats.median == 2.5
+    assert (stats.min, stats.max) == (1.0, 10.0)
+    q1, q3 = stats.iqr
+    assert stats.min <= q1 <= stats.median <= q3 <= stats.max
+    assert report.fmt(0.25, "ratio") == "+25.0 %"
+    assert report.fmt(0.4, "s") == "400 ms"
