@@ -10,6 +10,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,15 +63,24 @@ def backoff(failures: int, base: float = 1.0, cap: float = 300.0) -> float:
     return float(delay / 2 + random.random() * delay / 2)
 
 
-def sync_once(config: SyncConfig, kube: Kube | None = None) -> SyncResult:
-    """Fetch the source and run one pass; raises :class:`SyncError` on failure."""
+def sync_once(
+    config: SyncConfig,
+    kube: Kube | None = None,
+    on_synced: Callable[[Revision], None] | None = None,
+) -> SyncResult:
+    """Fetch the source and run one pass; raises :class:`SyncError` on failure.
+
+    ``on_synced`` is called with the revision when the pass succeeded."""
     own = kube is None
     kube = kube or Kube.from_kubeconfig(config.kubeconfig)
     try:
         source = open_source(config.repo, config.branch, config.path, config.cache_dir)
         revision = source.fetch()
         store = InventoryStore(kube, config.name, config.inventory_namespace)
-        return Reconciler(kube, store, config.options).sync(revision)
+        result = Reconciler(kube, store, config.options).sync(revision)
+        if result.ok and on_synced is not None:
+            on_synced(revision)
+        return result
     finally:
         if own:
             kube.close()
@@ -87,6 +97,15 @@ class Controller:
         self.last_result: SyncResult | None = None
         self.last_error: str | None = None
         self.endpoints: Endpoints | None = None
+        # called with the revision after each successful pass (e.g. the addon controller)
+        self.on_synced: list[Callable[[Revision], None]] = []
+        self.elector: LeaderElector | None = None
+
+    def is_leader(self) -> bool:
+        """Whether this replica may write (always, without ``leader_elect``)."""
+        if not self.config.leader_elect:
+            return True
+        return self.elector is not None and self.elector.is_leader()
 
     def request_sync(self, *, new_revision: bool = True) -> None:
         if new_revision:
@@ -134,6 +153,7 @@ class Controller:
                 config.identity,
                 lease_duration=config.lease_duration,
             )
+            self.elector = elector
             threading.Thread(target=elector.run, args=(self.stop,), daemon=True).start()
         drift = DriftWatch(kube, self._on_watch, self.stop)
         failures = 0
@@ -216,6 +236,11 @@ class Controller:
                     "seconds": round(result.duration, 3),
                 },
             )
+            for callback in self.on_synced:
+                try:
+                    callback(revision)
+                except Exception:  # a listener's bug must not stop the sync loop
+                    self.log.exception("on_synced callback failed")
         else:
             self.metrics.errors.labels("apply").inc()
             self.last_error = "; ".join(
