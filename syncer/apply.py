@@ -8,12 +8,14 @@ manager ``csops``, force) with bounded concurrency.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from syncer import quantity
 from syncer.desired import DesiredObject
 from syncer.errors import ApiError
 from syncer.inventory import PART_OF_LABEL
@@ -50,21 +52,57 @@ def prepared(obj: DesiredObject, applyset: str, resource: Resource) -> dict[str,
     return body
 
 
-def is_subset(desired: Any, live: Any) -> bool:
-    """Every desired value is present and equal in ``live`` (lists element-wise)."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return False
-        return all(k in live and is_subset(v, live[k]) for k, v in desired.items())
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return False
-        return all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
+def _empty(value: Any) -> bool:
+    """A value the API server drops (``omitempty``): null, "", 0, false, {} or [] (nested)."""
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return not value
+    return (
+        value is None
+        or value == ""
+        or value is False
+        or (isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
+    )
+
+
+def _scalar_equal(desired: Any, live: Any, path: tuple[str, ...]) -> bool:
+    if desired is None:
+        return _empty(live)  # SSA stores null as the zero value or drops it
     if isinstance(desired, bool) or isinstance(live, bool):
         return desired is live or (desired == live and type(desired) is type(live))
     if isinstance(desired, int | float) and isinstance(live, int | float):
         return float(desired) == float(live)
-    return bool(desired == live)
+    if desired == live:
+        return True
+    return quantity.is_quantity_path(path) and quantity.equal(desired, live)
+
+
+def is_subset(desired: Any, live: Any, path: tuple[str, ...] = ()) -> bool:
+    """Every desired value is present and equal in ``live`` (lists element-wise).
+
+    Equality is what the API server makes of the value: quantities compare by value
+    (``1000m`` = ``1``), and a null, empty or zero desired value matches an absent one.
+    """
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return live is None and _empty(desired)
+        for key, value in desired.items():
+            name = str(key)
+            if name not in live:
+                if not _empty(value):
+                    return False
+                continue
+            if not is_subset(value, live[name], (*path, name)):
+                return False
+        return True
+    if isinstance(desired, list):
+        if not isinstance(live, list):
+            return live is None and not desired
+        if len(desired) != len(live):
+            return False
+        return all(is_subset(d, v, path) for d, v in zip(desired, live, strict=True))
+    return _scalar_equal(desired, live, path)
 
 
 def _desired_paths(value: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
@@ -98,10 +136,36 @@ def owned_by(live: dict[str, Any], manager: str) -> tuple[set[tuple[str, ...]], 
     return set(), None
 
 
+def comparable(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as the API server stores it, for comparison with a live object.
+
+    ``metadata.creationTimestamp`` is set by the server (``null`` in generated YAML is
+    ignored), and a Secret's ``stringData`` is stored base64-encoded in ``data``.
+    """
+    result = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "status")}
+    meta = result.get("metadata")
+    if isinstance(meta, dict) and "creationTimestamp" in meta:
+        result["metadata"] = {k: v for k, v in meta.items() if k != "creationTimestamp"}
+    string_data = result.pop("stringData", None) if _is_secret(body) else None
+    if isinstance(string_data, dict):
+        data = dict(result.get("data") or {})
+        for key, value in string_data.items():
+            text = "" if value is None else str(value)
+            data[str(key)] = base64.b64encode(text.encode()).decode()
+        result["data"] = data
+    return result
+
+
+def _is_secret(body: dict[str, Any]) -> bool:
+    return body.get("apiVersion") == "v1" and body.get("kind") == "Secret"
+
+
 def in_sync(body: dict[str, Any], live: dict[str, Any] | None, manager: str) -> bool:
+    """Applying ``body`` would change nothing: every desired value is live (as the server
+    stores it), ``manager`` applied at the same apiVersion and owns no field ``body`` lacks."""
     if live is None:
         return False
-    if not is_subset({k: v for k, v in body.items() if k not in ("apiVersion", "kind")}, live):
+    if not is_subset(comparable(body), live):
         return False
     owned, api_version = owned_by(live, manager)
     if api_version is None or api_version != body.get("apiVersion"):
