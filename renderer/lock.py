@@ -10,6 +10,7 @@ version) alone never make a tree stale.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from renderer import schemas
 from renderer.errors import Problem, TreeError
 
 LOCK_FILE = "render.lock"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _PROVENANCE = ("generator", "source")
 
 
@@ -61,7 +63,14 @@ def parse(text: bytes | None, display: str) -> Lock:
                 hint="restore it from git or delete it and render again",
             )
         ) from exc
-    problems = schemas.validate("render-lock", data, display)
+    # The files map has an entry per file of the tree: checked with one regex, not jsonschema.
+    files = data.get("files") if isinstance(data, dict) else None
+    problems = schemas.validate("render-lock", {**data, "files": {}} if files else data, display)
+    if isinstance(files, dict):
+        bad = sorted(p for p, d in files.items() if not isinstance(d, str) or not _DIGEST.match(d))
+        problems += [
+            Problem(display, "is not a sha256:<hex> digest", field=f"files.{path}") for path in bad
+        ]
     if problems:
         raise TreeError(problems)
     return Lock(data)

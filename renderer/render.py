@@ -13,9 +13,10 @@ import dataclasses
 import importlib.metadata
 import tempfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from renderer import (
     addons,
@@ -55,6 +56,8 @@ def _package_version() -> str:
 
 VERSION = _package_version()
 RELEASES_DIR = "releases"
+_RELEASE_OBJECTS = "clusterstackrelease.clusterstack.x-k8s.io/"
+_T = TypeVar("_T")
 MANIFESTS_DIR = "manifests"
 
 
@@ -91,13 +94,24 @@ class RenderResult:
         return tree.compare(self.existing, self.files)
 
 
+def _by_release(files: Mapping[str, _T]) -> dict[str, dict[str, _T]]:
+    """Files under ``releases/`` grouped by release name."""
+    grouped: dict[str, dict[str, _T]] = defaultdict(dict)
+    for path, value in files.items():
+        if path.startswith(f"{RELEASES_DIR}/"):
+            grouped[path.split("/", 2)[1]][path] = value
+    return grouped
+
+
 def _check_immutable(existing: dict[str, bytes], old: lock.Lock, out: str) -> None:
     """Every release the lock knows must still be on disk, byte for byte."""
     problems = ProblemList()
+    recorded_of = _by_release(old.files)
+    present_of = _by_release(existing)
     for name in sorted(old.releases):
         prefix = f"{RELEASES_DIR}/{name}/"
-        recorded = {p: d for p, d in old.files.items() if p.startswith(prefix)}
-        present = {p for p in existing if p.startswith(prefix)}
+        recorded = recorded_of.get(name, {})
+        present = set(present_of.get(name, {}))
         if not present:
             problems.add(
                 f"{out}/{RELEASES_DIR}/{name}",
@@ -247,16 +261,29 @@ def _namespace_object(name: str) -> dict[str, Any]:
 
 
 class _Assembler:
-    """Collects objects into one-object-per-file manifests, merging identical shared ones."""
+    """Collects objects into one-object-per-file manifests, merging identical shared ones.
 
-    def __init__(self) -> None:
+    Objects an unchanged release produced last time arrive as the bytes on disk and are
+    passed through as they are when their owners did not change; they are parsed only when
+    they have to be compared or re-annotated.
+    """
+
+    def __init__(self, previous_owners: dict[str, set[str]] | None = None) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
+        self.reused: dict[str, bytes] = {}
         self.owners: dict[str, set[str]] = defaultdict(set)
         self.origin: dict[str, str] = {}
+        self.previous_owners = previous_owners or {}
         self.problems = ProblemList()
+
+    def _materialise(self, path: str) -> None:
+        data = self.reused.pop(path, None)
+        if data is not None:
+            self.objects[path] = _strip_releases(documents.loads_one(data.decode(), path))
 
     def add(self, obj: dict[str, Any], origin: str, release: str | None = None) -> str:
         path = manifests.path_of(obj)
+        self._materialise(path)
         if path in self.objects:
             if self.objects[path] != obj or release is None or not self.owners[path]:
                 self.problems.add(
@@ -273,8 +300,33 @@ class _Assembler:
             self.owners[path].add(release)
         return path
 
+    def add_reused(self, path: str, data: bytes, origin: str, release: str) -> str:
+        if path in self.objects:
+            self.reused[path] = data
+            self._materialise_against(path, origin)
+        elif path not in self.reused:
+            self.reused[path] = data
+            self.origin[path] = origin
+        self.owners[path].add(release)
+        return path
+
+    def _materialise_against(self, path: str, origin: str) -> None:
+        data = self.reused.pop(path)
+        obj = _strip_releases(documents.loads_one(data.decode(), path))
+        if self.objects[path] != obj:
+            self.problems.add(
+                origin,
+                f"renders {manifests.identity(obj)}, which {self.origin[path]} renders differently",
+                hint="two releases may share an object only if it is identical",
+            )
+
     def files(self) -> dict[str, bytes]:
         out = {}
+        for path, data in self.reused.items():
+            if self.owners[path] == self.previous_owners.get(path):
+                out[f"{MANIFESTS_DIR}/{path}"] = data
+            else:
+                self._materialise(path)
         for path, obj in self.objects.items():
             owners = self.owners.get(path)
             final = _with_releases(obj, owners) if owners else obj
@@ -375,7 +427,8 @@ def _render_offers(
     offers: list[Offer],
     cut: _Cut,
     *,
-    reusable: dict[str, list[dict[str, Any]]],
+    reusable: dict[str, list[str]],
+    existing: dict[str, bytes],
     assembler: _Assembler,
     result: RenderResult,
     problems: ProblemList,
@@ -387,8 +440,15 @@ def _render_offers(
     for offer in offers:
         release = offer.release
         display = cut.display(release, out)
-        objects = None if release.name in cut.bundles else reusable.get(offer.key)
-        if objects is None:
+        reused = None if release.name in cut.bundles else reusable.get(offer.key)
+        paths: list[str] = []
+        objects: list[dict[str, Any]] = []
+        if reused is not None:
+            paths = [
+                assembler.add_reused(p, existing[f"{MANIFESTS_DIR}/{p}"], display, release.name)
+                for p in reused
+            ]
+        else:
             try:
                 objects, moved = _render_class(release, offer.namespace, display)
             except RendererError as exc:
@@ -402,7 +462,8 @@ def _render_offers(
             node_images = _node_images_object(release, offer.namespace)
             objects = objects + ([node_images] if node_images else [])
         objects = [*objects, _release_object(release, offer.namespace, offer.cluster_stack)]
-        index[offer.key] = sorted(assembler.add(obj, display, release.name) for obj in objects)
+        paths += [assembler.add(obj, display, release.name) for obj in objects]
+        index[offer.key] = sorted(paths)
     return index
 
 
@@ -487,12 +548,13 @@ def render_repo(
         )
         problems.raise_if_any()
         _warn_unoffered_sources(sources, cluster_stacks, result.warnings)
-        assembler = _Assembler()
+        assembler = _Assembler(_previous_owners(old))
         _base_objects(assembler, cluster_stacks)
         index = _render_offers(
             offers,
             cut,
             reusable=_reusable(old, existing, full),
+            existing=existing,
             assembler=assembler,
             result=result,
             problems=problems,
@@ -512,28 +574,32 @@ def render_repo(
     return result
 
 
-def _reusable(
-    old: lock.Lock, existing: dict[str, bytes], full: bool
-) -> dict[str, list[dict[str, Any]]]:
-    """Objects an unchanged (namespace, release) produced last time, read back from disk."""
+def _reusable(old: lock.Lock, existing: dict[str, bytes], full: bool) -> dict[str, list[str]]:
+    """Manifest paths an unchanged (namespace, release) produced last time, still intact."""
     if full or not old.data or old.generator_version != VERSION:
         return {}
     recorded = old.files
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[str]] = {}
     for key, paths in old.manifests.items():
-        objects = []
+        intact = []
         for path in paths:
             full_path = f"{MANIFESTS_DIR}/{path}"
             data = existing.get(full_path)
             if data is None or tree.digest(data) != recorded.get(full_path):
                 break
-            obj = documents.loads_one(data.decode(), full_path)
-            if obj.get("kind") == "ClusterStackRelease":
-                continue
-            objects.append(_strip_releases(obj))
+            if not path.startswith(_RELEASE_OBJECTS, path.index("/") + 1):
+                intact.append(path)
         else:
-            out[key] = objects
+            out[key] = intact
     return out
+
+
+def _previous_owners(old: lock.Lock) -> dict[str, set[str]]:
+    owners: dict[str, set[str]] = defaultdict(set)
+    for key, paths in old.manifests.items():
+        for path in paths:
+            owners[path].add(key.split("/", 1)[1])
+    return owners
 
 
 def _lock_bytes(
@@ -576,5 +642,5 @@ def write(result: RenderResult) -> bool:
     """Write the render if it differs from disk; returns whether anything was written."""
     if not result.diff:
         return False
-    tree.write_tree(result.config.output_dir, result.files)
+    tree.write_tree(result.config.output_dir, result.files, result.existing)
     return True

@@ -93,16 +93,32 @@ def _remove_leftovers(directory: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def write_tree(directory: Path, files: dict[str, bytes]) -> None:
-    """Make ``directory`` hold exactly ``files``, all at once or not at all."""
+def write_tree(
+    directory: Path, files: dict[str, bytes], unchanged: dict[str, bytes] | None = None
+) -> None:
+    """Make ``directory`` hold exactly ``files``, all at once or not at all.
+
+    Files whose bytes equal ``unchanged`` (what the tree holds now) are hard-linked into the
+    new tree instead of written again; files are never modified in place, so sharing an
+    inode with the retired tree is safe.
+    """
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-{os.getpid()}-", dir=parent))
     try:
+        made: set[Path] = set()
         for rel, data in files.items():
             path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
+            if unchanged is not None and unchanged.get(rel) == data:
+                try:
+                    os.link(directory / rel, path)
+                    continue
+                except OSError:
+                    pass
             path.write_bytes(data)
         staging.chmod(0o755)
         if not directory.exists():

@@ -37,3 +37,13 @@ def test_legacy_csmctl_yaml_is_read(stacks_repo: Path) -> None:
     shutil.move(source / "csctl.yaml", source / "csmctl.yaml")
     result = render_repo(stacks_repo)
     assert "docker-alder-1-29-v1" in result.new_releases
+
+
+def test_unchanged_files_are_linked_not_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"keep.yaml": b"same", "change.yaml": b"old"})
+    before = (out / "keep.yaml").stat().st_ino
+    current = read_tree(out)
+    write_tree(out, {"keep.yaml": b"same", "change.yaml": b"new"}, current)
+    assert (out / "keep.yaml").stat().st_ino == before
+    assert read_tree(out) == {"keep.yaml": b"same", "change.yaml": b"new"}
