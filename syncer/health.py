@@ -1,4 +1,9 @@
-"""A port of kstatus (cli-utils ``status.Compute``): Current, InProgress, Failed, Terminating."""
+"""A port of kstatus (cli-utils ``status.Compute``): Current, InProgress, Failed, Terminating.
+
+Kind rules are keyed by group and kind as in kstatus (a CR called ``Service`` gets the generic
+rules). One deviation: a Pod that is unschedulable stays InProgress (kstatus fails it after
+15 s, which makes the result depend on the clock); the bounded wait reports it instead.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ def compute(obj: dict[str, Any] | None) -> Health:
         return Health(IN_PROGRESS, conds["Reconciling"].get("message", "reconciling"))
     if _is(conds.get("Stalled"), "True"):
         return Health(FAILED, conds["Stalled"].get("message", "stalled"))
-    rule = _KIND_RULES.get(str(obj.get("kind", "")))
+    rule = _KIND_RULES.get((_group(obj), str(obj.get("kind", ""))))
     if rule is not None:
         health: Health = rule(obj, status, conds)
         return health
@@ -60,43 +65,132 @@ def compute(obj: dict[str, Any] | None) -> Health:
 Rule = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Health]
 
 
+def _int(mapping: dict[str, Any], key: str, default: int) -> int:
+    value = mapping.get(key)
+    try:
+        return default if value is None else int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _crd(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
     names, established = conds.get("NamesAccepted"), conds.get("Established")
     if _is(names, "False"):
         return Health(FAILED, (names or {}).get("message", "names not accepted"))
-    if _is(established, "True"):
-        return Health(CURRENT, "established")
     if _is(established, "False") and (established or {}).get("reason") != "Installing":
         return Health(FAILED, (established or {}).get("message", "not established"))
+    if _is(established, "True"):
+        return Health(CURRENT, "established")
     return Health(IN_PROGRESS, "installing")
 
 
+_NO_DEADLINE = 2**31 - 1  # what the deployment controller treats as "no deadline"
+
+
+def _replica_counts(
+    spec: dict[str, Any], status: dict[str, Any], *keys: str
+) -> tuple[int, dict[str, int]]:
+    return _int(spec, "replicas", 1), {k: _int(status, k, 0) for k in ("replicas", *keys)}
+
+
 def _deployment(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
+    spec = obj.get("spec") or {}
     progressing = conds.get("Progressing")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Health(FAILED, "progress deadline exceeded")
-    spec = obj.get("spec") or {}
-    want = int(spec.get("replicas", 1))
-    counts = {k: int(status.get(k, 0)) for k in ("replicas", "updatedReplicas", "readyReplicas")}
-    available = int(status.get("availableReplicas", 0))
-    if counts["updatedReplicas"] < want:
-        return Health(IN_PROGRESS, f"updated {counts['updatedReplicas']}/{want}")
-    if counts["replicas"] > counts["updatedReplicas"]:
-        return Health(IN_PROGRESS, "old replicas pending termination")
-    if available < counts["updatedReplicas"] or counts["readyReplicas"] < want:
-        return Health(IN_PROGRESS, f"ready {counts['readyReplicas']}/{want}")
-    if want and progressing and progressing.get("reason") != "NewReplicaSetAvailable":
-        return Health(IN_PROGRESS, "rollout in progress")
-    if want and not _is(conds.get("Available"), "True"):
-        return Health(IN_PROGRESS, "not available")
+        return Health(FAILED, progressing.get("message") or "progress deadline exceeded")
+    # without a progress deadline the controller never sets Progressing
+    deadline = spec.get("progressDeadlineSeconds")
+    new_rs_available = (
+        deadline is None
+        or deadline == _NO_DEADLINE
+        or (
+            _is(progressing, "True")
+            and (progressing or {}).get("reason") == "NewReplicaSetAvailable"
+        )
+    )
+    want, n = _replica_counts(spec, status, "updatedReplicas", "readyReplicas", "availableReplicas")
+    if want > n["replicas"]:
+        return Health(IN_PROGRESS, f"replicas {n['replicas']}/{want}")
+    if want > n["updatedReplicas"]:
+        return Health(IN_PROGRESS, f"updated {n['updatedReplicas']}/{want}")
+    if n["replicas"] > want:
+        return Health(IN_PROGRESS, f"pending termination: {n['replicas'] - want}")
+    if n["updatedReplicas"] > n["availableReplicas"]:
+        return Health(IN_PROGRESS, f"available {n['availableReplicas']}/{n['updatedReplicas']}")
+    if want > n["readyReplicas"]:
+        return Health(IN_PROGRESS, f"ready {n['readyReplicas']}/{want}")
+    if not new_rs_available:
+        return Health(IN_PROGRESS, "new ReplicaSet not available")
+    if not _is(conds.get("Available"), "True"):
+        return Health(IN_PROGRESS, "deployment not available")
     return Health(CURRENT, "available")
+
+
+def _replicaset(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
+    if _is(conds.get("ReplicaFailure"), "True"):
+        return Health(IN_PROGRESS, "replica failure; check the pods")
+    want, n = _replica_counts(
+        obj.get("spec") or {}, status, "fullyLabeledReplicas", "availableReplicas", "readyReplicas"
+    )
+    for key in ("fullyLabeledReplicas", "availableReplicas", "readyReplicas"):
+        if want > n[key]:
+            return Health(IN_PROGRESS, f"{key} {n[key]}/{want}")
+    if n["replicas"] > want:
+        return Health(IN_PROGRESS, f"pending termination: {n['replicas'] - want}")
+    return Health(CURRENT, "available")
+
+
+def _statefulset(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
+    spec = obj.get("spec") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") == "OnDelete":
+        return Health(CURRENT, "OnDelete update strategy")
+    want, n = _replica_counts(spec, status, "readyReplicas", "currentReplicas", "updatedReplicas")
+    if want > n["replicas"]:
+        return Health(IN_PROGRESS, f"replicas {n['replicas']}/{want}")
+    if want > n["readyReplicas"]:
+        return Health(IN_PROGRESS, f"ready {n['readyReplicas']}/{want}")
+    if n["replicas"] > want:
+        return Health(IN_PROGRESS, f"pending termination: {n['replicas'] - want}")
+    partition = _int(strategy.get("rollingUpdate") or {}, "partition", -1)
+    if partition != -1:
+        if n["updatedReplicas"] < want - partition:
+            return Health(IN_PROGRESS, f"updated {n['updatedReplicas']}/{want - partition}")
+        return Health(CURRENT, "partition rollout complete")
+    if want > n["currentReplicas"]:
+        return Health(IN_PROGRESS, f"current {n['currentReplicas']}/{want}")
+    if status.get("updateRevision", "") != status.get("currentRevision", ""):
+        return Health(IN_PROGRESS, "rolling update")
+    return Health(CURRENT)
+
+
+def _daemonset(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
+    # the controller always sets observedGeneration: unlike the generic rule, require it
+    if (obj.get("metadata") or {}).get("generation") is None:
+        return Health(IN_PROGRESS, "metadata.generation not set")
+    if status.get("observedGeneration") is None:
+        return Health(IN_PROGRESS, "not observed by the controller yet")
+    want = _int(status, "desiredNumberScheduled", -1)
+    if want == -1:
+        return Health(IN_PROGRESS, "not scheduled yet")
+    for key in (
+        "currentNumberScheduled",
+        "updatedNumberScheduled",
+        "numberAvailable",
+        "numberReady",
+    ):
+        if want > _int(status, key, 0):
+            return Health(IN_PROGRESS, f"{key} {_int(status, key, 0)}/{want}")
+    return Health(CURRENT)
 
 
 def _job(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
     if _is(conds.get("Failed"), "True"):
-        return Health(FAILED, conds["Failed"].get("message", "job failed"))
-    if _is(conds.get("Complete"), "True") or _is(conds.get("Suspended"), "True"):
+        return Health(FAILED, conds["Failed"].get("message") or "job failed")
+    if _is(conds.get("Complete"), "True"):
         return Health(CURRENT, "job complete")
+    if _is(conds.get("Suspended"), "True"):
+        return Health(CURRENT, "job suspended")
     if status.get("startTime"):
         return Health(CURRENT, "job running")
     return Health(IN_PROGRESS, "job not started")
@@ -105,7 +199,7 @@ def _job(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> 
 def _pvc(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
     if status.get("phase") == "Bound":
         return Health(CURRENT, "bound")
-    return Health(IN_PROGRESS, "not bound")
+    return Health(IN_PROGRESS, f"not bound (phase {status.get('phase') or 'unknown'})")
 
 
 def _service(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
@@ -120,59 +214,55 @@ def _always(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) 
 
 
 def _pod(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
-    phase = status.get("phase")
+    phase = status.get("phase") or ""
     if phase in ("Succeeded", "Failed"):
         return Health(CURRENT, f"pod {phase.lower()}")
-    for container in status.get("containerStatuses") or []:
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") == "CrashLoopBackOff":
-            return Health(FAILED, f"container {container.get('name')} in CrashLoopBackOff")
-    if phase == "Running" and _is(conds.get("Ready"), "True"):
-        return Health(CURRENT, "running")
-    return Health(IN_PROGRESS, f"pod {phase or 'pending'}")
-
-
-def _daemonset(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
-    if "desiredNumberScheduled" not in status:
-        return Health(IN_PROGRESS, "not scheduled yet")
-    want = int(status["desiredNumberScheduled"])
-    for key in (
-        "currentNumberScheduled",
-        "updatedNumberScheduled",
-        "numberAvailable",
-        "numberReady",
+    if phase == "Running":
+        if _is(conds.get("Ready"), "True"):
+            return Health(CURRENT, "running")
+        looping = [
+            str(c.get("name"))
+            for c in status.get("containerStatuses") or []
+            if isinstance(c, dict)
+            and ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+        ]
+        if looping:
+            return Health(FAILED, "containers in CrashLoopBackOff: " + ", ".join(looping))
+        return Health(IN_PROGRESS, "running, not ready")
+    scheduled = conds.get("PodScheduled") or {}
+    if (
+        phase == "Pending"
+        and _is(scheduled, "False")
+        and scheduled.get("reason") == "Unschedulable"
     ):
-        if int(status.get(key, 0)) < want:
-            return Health(IN_PROGRESS, f"{key} {status.get(key, 0)}/{want}")
-    return Health(CURRENT)
+        return Health(IN_PROGRESS, "pod unschedulable: " + str(scheduled.get("message") or ""))
+    return Health(IN_PROGRESS, f"pod {phase or 'not observed'}")
 
 
-def _statefulset(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
-    spec = obj.get("spec") or {}
-    if (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
-        return Health(CURRENT)
-    want = int(spec.get("replicas", 1))
-    if int(status.get("readyReplicas", 0)) < want or int(status.get("currentReplicas", 0)) < want:
-        return Health(IN_PROGRESS, f"ready {status.get('readyReplicas', 0)}/{want}")
-    if status.get("updateRevision") != status.get("currentRevision"):
-        return Health(IN_PROGRESS, "rolling update")
-    return Health(CURRENT)
-
-
-_KIND_RULES: dict[str, Rule] = {
-    "CustomResourceDefinition": _crd,
-    "Deployment": _deployment,
-    "Job": _job,
-    "PersistentVolumeClaim": _pvc,
-    "Service": _service,
-    "Pod": _pod,
-    "DaemonSet": _daemonset,
-    "StatefulSet": _statefulset,
-    "Secret": _always,
-    "ConfigMap": _always,
-    "CronJob": _always,
-    "PodDisruptionBudget": _always,
+# (group, kind) -> rule, as kstatus' legacyTypes: a CR that happens to be called "Service"
+# or "Job" in another group gets the generic rules.
+_KIND_RULES: dict[tuple[str, str], Rule] = {
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    ("apps", "Deployment"): _deployment,
+    ("extensions", "Deployment"): _deployment,
+    ("apps", "ReplicaSet"): _replicaset,
+    ("extensions", "ReplicaSet"): _replicaset,
+    ("apps", "StatefulSet"): _statefulset,
+    ("apps", "DaemonSet"): _daemonset,
+    ("extensions", "DaemonSet"): _daemonset,
+    ("batch", "Job"): _job,
+    ("batch", "CronJob"): _always,
+    ("", "PersistentVolumeClaim"): _pvc,
+    ("", "Service"): _service,
+    ("", "Pod"): _pod,
+    ("", "Secret"): _always,
+    ("", "ConfigMap"): _always,
+    ("policy", "PodDisruptionBudget"): _always,
 }
+
+
+def _group(obj: dict[str, Any]) -> str:
+    return str(obj.get("apiVersion", "")).rpartition("/")[0]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 from controlplane import AuditLog
 from syncer.inventory import InventoryStore
 from syncer.kube import Kube
-from syncer.reconcile import Reconciler
+from syncer.reconcile import Reconciler, SyncOptions
 from syncer.source import Revision
 
 MANIFESTS = """\
@@ -130,7 +130,9 @@ def test_normalised_values_make_a_zero_write_second_pass(
     revision = Revision("main@sha1:normalised", manifests)
     store = InventoryStore(kube, "csops-normalised", namespace)
 
-    first = Reconciler(kube, store).sync(revision)
+    # no deployment controller runs here: do not wait for the Deployment to become available
+    options = SyncOptions(wait=False)
+    first = Reconciler(kube, store, options).sync(revision)
     assert first.ok, first.state()
     assert len(first.changed) == 8
 
@@ -139,9 +141,8 @@ def test_normalised_values_make_a_zero_write_second_pass(
     assert quota["spec"]["hard"]["requests.memory"] == "512Mi"
 
     with audit.window() as window:
-        second = Reconciler(kube, InventoryStore(kube, "csops-normalised", namespace)).sync(
-            revision
-        )
+        again = InventoryStore(kube, "csops-normalised", namespace)
+        second = Reconciler(kube, again, options).sync(revision)
     assert second.ok, second.state()
     assert [str(o.id) for o in second.changed] == []
     assert window.writes(user="csops") == []
