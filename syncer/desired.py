@@ -47,27 +47,48 @@ def _check(doc: Any, where: str) -> dict[str, Any]:
     return doc
 
 
+def _documents(text: str) -> list[tuple[Any, int, list[int]]]:
+    """Each YAML document with the line it starts on and, for a ``*List``, its items' lines."""
+    loader = yaml.SafeLoader(text)
+    found: list[tuple[Any, int, list[int]]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            item_lines: list[int] = []
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == "items" and isinstance(value, yaml.SequenceNode):
+                        item_lines = [child.start_mark.line + 1 for child in value.value]
+            found.append((loader.construct_document(node), node.start_mark.line + 1, item_lines))
+    finally:
+        loader.dispose()
+    return found
+
+
 def load_file(path: Path, label: str) -> list[DesiredObject]:
+    """The objects of one file; a :class:`RevisionError` names the file and line."""
     try:
         text = path.read_text(encoding="utf-8")
-        docs = list(yaml.safe_load_all(text))
+        docs = _documents(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise RevisionError(f"{label}{line}: not valid YAML: {exc}") from exc
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise RevisionError(f"{label}{where}: not valid YAML: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise RevisionError(f"{label}: cannot read: {exc}") from exc
     objects = []
-    for index, doc in enumerate(docs):
+    for doc, line, item_lines in docs:
         if doc is None:
             continue
-        where = label if len(docs) == 1 else f"{label} (document {index + 1})"
-        if isinstance(doc, dict) and doc.get("kind", "").endswith("List") and "items" in doc:
-            items = doc["items"] or []
+        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and "items" in doc:
+            items: list[Any] = doc["items"] or []
+            lines = item_lines if len(item_lines) == len(items) else [line] * len(items)
         else:
-            items = [doc]
-        for item in items:
-            body = _check(item, where)
+            items, lines = [doc], [line]
+        for item, item_line in zip(items, lines, strict=True):
+            body = _check(item, f"{label}:{item_line}")
             objects.append(DesiredObject(ObjectId.of(body), body, label))
     return objects
 
