@@ -18,7 +18,7 @@ from typing import Any
 from syncer import logs
 from syncer.drift import DriftWatch
 from syncer.endpoints import Endpoints
-from syncer.errors import RevisionError, SyncError
+from syncer.errors import LeadershipLostError, RevisionError, SyncError
 from syncer.inventory import PART_OF_LABEL, InventoryStore
 from syncer.kube import Kube
 from syncer.leader import LeaderElector
@@ -123,12 +123,6 @@ class Controller:
         kube = Kube.from_kubeconfig(config.kubeconfig)
         source = open_source(config.repo, config.branch, config.path, config.cache_dir)
         store = InventoryStore(kube, config.name, config.inventory_namespace)
-        reconciler = Reconciler(
-            kube,
-            store,
-            config.options,
-            cancelled=lambda: self.newer.is_set() or self.stop.is_set(),
-        )
         if config.listen:
             self.endpoints = Endpoints(
                 config.listen,
@@ -155,6 +149,13 @@ class Controller:
             )
             self.elector = elector
             threading.Thread(target=elector.run, args=(self.stop,), daemon=True).start()
+        reconciler = Reconciler(
+            kube,
+            store,
+            config.options,
+            cancelled=lambda: self.newer.is_set() or self.stop.is_set(),
+            may_write=elector.is_leader if elector is not None else lambda: True,
+        )
         drift = DriftWatch(kube, self._on_watch, self.stop)
         failures = 0
         was_leader = False
@@ -207,6 +208,9 @@ class Controller:
                     extra={"revision": revision.name, "error": revision.stale_error},
                 )
             result = reconciler.sync(revision)
+        except LeadershipLostError as exc:
+            self.log.warning("stopped writing mid-pass", extra={"error": str(exc)})
+            return 0.0  # the loop waits for leadership again
         except SyncError as exc:
             kind = "revision" if isinstance(exc, RevisionError) else type(exc).__name__
             self.metrics.errors.labels(kind).inc()

@@ -41,3 +41,7 @@ class HealthFailedError(SyncError):
 
 class CancelledError(SyncError):
     """A wait was cancelled because a newer revision arrived."""
+
+
+class LeadershipLostError(SyncError):
+    """The leader lease was lost mid-pass: the pass stopped before its next write."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from syncer import desired, health, status
 from syncer.apply import FAILED, Applier, Outcome, prepared
-from syncer.errors import ApiError, NotFoundError
+from syncer.errors import ApiError, LeadershipLostError, NotFoundError
 from syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
 from syncer.kube import Kube
 from syncer.objects import ObjectId, Resource
@@ -92,6 +92,7 @@ class Reconciler:
         cancelled: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        may_write: Callable[[], bool] = lambda: True,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -100,7 +101,16 @@ class Reconciler:
         self.cancelled = cancelled
         self.clock = clock
         self.sleep = sleep
+        self.may_write = may_write
         self.managed: set[Resource] = set()
+
+    def _before_write(self, what: str) -> None:
+        """Stop the pass before ``what`` when this replica may no longer write (lost its lease).
+
+        Every step is idempotent and the inventory is a superset before any apply, so stopping
+        between writes leaks nothing; the new leader's pass finishes the work."""
+        if not self.may_write():
+            raise LeadershipLostError(f"lost leadership; stopped before {what}")
 
     # ------------------------------------------------------------------ pass
     def sync(self, revision: Revision) -> SyncResult:
@@ -109,6 +119,7 @@ class Reconciler:
         result = SyncResult(revision.name)
         inventory = self.store.read()
         ids = {o.id for o in objects}
+        self._before_write("recording the inventory")
         self.store.write(inventory.members | ids, inventory.state)  # superset first
         live: dict[ObjectId, dict[str, Any] | None] = {}
         for index, stage in enumerate(staged(objects, key=lambda o: o.id)):
@@ -126,8 +137,10 @@ class Reconciler:
             members |= set(result.prune_errors)
         else:
             members = inventory.members | ids
+        self._before_write("writing status")
         status.publish(self.kube, objects, result, live, revision)
         result.duration = self.clock() - started
+        self._before_write("narrowing the inventory")
         self.store.write(members, result.state())
         return result
 
@@ -157,6 +170,7 @@ class Reconciler:
                 current = listed.get(key)
                 live[obj.id] = current
                 items.append((obj.id, resource, body, current))
+        self._before_write("applying")
         outcomes = self.applier.apply(items)
         for outcome in outcomes:
             if outcome.live is not None:
@@ -260,6 +274,7 @@ class Reconciler:
             return
         for oid in sorted(result.prune.delete, key=lambda o: -stage_of(o)):
             uid = ((lives.get(oid) or {}).get("metadata") or {}).get("uid")
+            self._before_write(f"deleting {oid}")
             try:
                 resource = self.kube.resource_for_group(oid.group, oid.kind)
                 self.kube.delete(resource, oid.namespace or None, oid.name, uid=uid)
