@@ -51,6 +51,13 @@ EXIT_FAILED = 1
     show_default=True,
     help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
 )
+@click.option(
+    "--stage-timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Longest an addon stage waits for its pre-/post-condition, seconds (0: no limit).",
+)
 @click.option("--hook-port", type=int, default=None, help="Serve CAPI runtime hooks (HTTPS).")
 @click.option("--hook-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--hook-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -71,6 +78,7 @@ def addons(  # noqa: PLR0917 - one parameter per click option
     namespace: str | None,
     interval: float,
     upgrade_timeout: float,
+    stage_timeout: float,
     hook_port: int | None,
     hook_cert: Path | None,
     hook_key: Path | None,
@@ -99,7 +107,12 @@ def addons(  # noqa: PLR0917 - one parameter per click option
         log.error("cannot reach the management cluster", extra={"error": str(exc)})
         sys.exit(EXIT_FAILED)
     server: HookServer | None = None
-    options = AddonOptions(interval=interval, upgrade_timeout=upgrade_timeout, namespace=namespace)
+    options = AddonOptions(
+        interval=interval,
+        upgrade_timeout=upgrade_timeout,
+        stage_timeout=stage_timeout,
+        namespace=namespace,
+    )
     controller = AddonController(kube, releases_dir, options)
     if once:
         try:

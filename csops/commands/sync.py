@@ -12,13 +12,17 @@ import click
 
 from csops import console
 from syncer import logs
+from syncer.addons import clusteraddon
+from syncer.addons.controller import AddonController, AddonOptions
+from syncer.addons.hooks import HookHandler, HookServer
+from syncer.addons.sidecar import AddonSidecar
 from syncer.controller import Controller, SyncConfig, default_cache_dir, sync_once
 from syncer.errors import SyncError
 from syncer.inventory import InventoryStore
 from syncer.kube import Kube
 from syncer.prune import PruneGuards
 from syncer.reconcile import SyncOptions
-from syncer.source import DEFAULT_PATH
+from syncer.source import DEFAULT_PATH, Revision
 
 EXIT_FAILED = 1
 
@@ -112,6 +116,44 @@ def _listen(value: str | None) -> tuple[str, int] | None:
     help="Where git clones and revision snapshots are kept (default: ~/.cache/csops/sync).",
 )
 @click.option(
+    "--addons/--no-addons",
+    default=True,
+    show_default=True,
+    help="Apply each workload cluster's addons from the synced revision's releases/.",
+)
+@click.option(
+    "--addons-namespace", default=None, help="Only Clusters in this namespace get addons."
+)
+@click.option(
+    "--stage-timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Longest an addon stage waits for its pre-/post-condition, seconds (0: no limit).",
+)
+@click.option(
+    "--upgrade-timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
+)
+@click.option(
+    "--hook-listen", default=None, metavar="HOST:PORT", help="Serve CAPI runtime hooks (HTTPS)."
+)
+@click.option(
+    "--hook-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Serving certificate for --hook-listen (PEM).",
+)
+@click.option(
+    "--hook-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Private key for --hook-listen (PEM).",
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def sync(  # noqa: PLR0917 - one parameter per click option
@@ -135,9 +177,22 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     listen: str | None,
     webhook_secret_file: Path | None,
     cache_dir: Path | None,
+    addons: bool,
+    addons_namespace: str | None,
+    stage_timeout: float,
+    upgrade_timeout: float,
+    hook_listen: str | None,
+    hook_cert: Path | None,
+    hook_key: Path | None,
     log_format: str,
 ) -> None:
-    """Reconcile the cluster toward the manifests of REPO (continuously, or --once)."""
+    """Reconcile the cluster toward the manifests of REPO (continuously, or --once), and
+    apply each workload cluster's addons (--no-addons to leave them alone)."""
+    hooks_at = _listen(hook_listen)
+    if hooks_at is not None and (hook_cert is None or hook_key is None):
+        raise click.UsageError("--hook-listen needs --hook-cert and --hook-key")
+    if hooks_at is not None and not addons:
+        raise click.UsageError("--hook-listen serves the addon hooks; drop --no-addons")
     log = logs.configure(log_format)
     secret = None
     if webhook_secret_file is not None:
@@ -162,9 +217,13 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         listen=_listen(listen),
         webhook_secret=secret,
     )
+    addon_options = AddonOptions(
+        upgrade_timeout=upgrade_timeout, stage_timeout=stage_timeout, namespace=addons_namespace
+    )
     if once:
+        synced: list[Revision] = []
         try:
-            result = sync_once(config)
+            result = sync_once(config, on_synced=synced.append)
         except SyncError as exc:
             log.error("sync failed", extra={"error": str(exc)})
             sys.exit(EXIT_FAILED)
@@ -184,21 +243,89 @@ def sync(  # noqa: PLR0917 - one parameter per click option
             log.warning("kept: in use", extra={"object": str(oid), "clusters": ",".join(users)})
         if result.health_error:
             log.error("health", extra={"error": result.health_error})
-        sys.exit(0 if result.ok else EXIT_FAILED)
+        addons_ok = True
+        if addons and synced:
+            addons_ok = _addons_once(kubeconfig, synced[-1], addon_options)
+        sys.exit(0 if result.ok and addons_ok else EXIT_FAILED)
     controller = Controller(config)
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signum})
-        controller.stop.set()
-        controller.wake.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    closing: list[Kube] = []
+    sidecar: AddonSidecar | None = None
+    server: HookServer | None = None
+    code = EXIT_FAILED
     try:
-        sys.exit(controller.run())
+        if addons:
+            addon_kube = Kube.from_kubeconfig(kubeconfig)
+            closing.append(addon_kube)
+            addon_controller = AddonController(addon_kube, None, addon_options)
+            handler = None
+            if hooks_at is not None and hook_cert is not None and hook_key is not None:
+                hook_kube = Kube.from_kubeconfig(
+                    kubeconfig, field_manager=clusteraddon.HOOKS_FIELD_MANAGER
+                )
+                closing.append(hook_kube)
+                handler = HookHandler(
+                    hook_kube,
+                    None,
+                    upgrade_timeout=upgrade_timeout,
+                    on_change=addon_controller.wake,
+                )
+                server = HookServer(handler, hook_cert, hook_key, *hooks_at).start()
+                addon_options.hook_server_ready = server.ready
+                log.info("serving CAPI runtime hooks", extra={"port": server.port})
+            sidecar = AddonSidecar(addon_controller, handler).attach(controller)
+            sidecar.start(controller.stop)
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            log.info("stopping", extra={"signal": signum})
+            controller.stop.set()
+            controller.wake.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        code = controller.run()
     except SyncError as exc:
         log.error("sync failed", extra={"error": str(exc)})
-        sys.exit(EXIT_FAILED)
+    finally:
+        controller.stop.set()
+        if sidecar is not None:
+            sidecar.join()
+        if server is not None:
+            server.stop()
+        for kube in closing:
+            kube.close()
+    sys.exit(code)
+
+
+def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOptions) -> bool:
+    """One addon pass over all Clusters with the releases of the revision just synced.
+    False when a cluster's addons failed (a cluster still waiting is not a failure)."""
+    log = logs.get()
+    releases = revision.rendered_root / "releases"
+    if not releases.is_dir():
+        log.warning("no releases directory; no addons applied", extra={"releases": str(releases)})
+        return True
+    try:
+        kube = Kube.from_kubeconfig(kubeconfig)
+    except SyncError as exc:
+        log.error("addons failed", extra={"error": str(exc)})
+        return False
+    controller = AddonController(kube, releases, options, revision=revision.name)
+    try:
+        results = controller.reconcile_once()
+    except SyncError as exc:
+        log.error("addons failed", extra={"error": str(exc)})
+        return False
+    finally:
+        controller.clients.close()
+        kube.close()
+    for key, outcome in sorted(results.items()):
+        if outcome.ready:
+            log.info("addons ready", extra={"cluster": key})
+        else:
+            (log.error if outcome.error else log.warning)(
+                "addons not ready", extra={"cluster": key, "detail": outcome.message}
+            )
+    return not any(r.error for r in results.values())
 
 
 @click.command("status")

@@ -89,7 +89,7 @@ class HookHandler:
     def __init__(
         self,
         kube: Kube,
-        releases_dir: Path,
+        releases_dir: Path | None,
         *,
         upgrade_timeout: float = 900.0,
         retry_after: int = gate.RETRY_AFTER,
@@ -97,12 +97,17 @@ class HookHandler:
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.kube = kube
-        self.catalog = ReleaseCatalog(releases_dir)
+        self.catalog = ReleaseCatalog(releases_dir) if releases_dir is not None else None
         self.upgrade_timeout = upgrade_timeout
         self.retry_after = retry_after
         self.clock = clock
         self.on_change = on_change or (lambda key: None)
         self.log = logs.get()
+
+    def set_releases(self, releases_dir: Path) -> None:
+        """Answer from the release bundles of ``releases_dir`` from now on (one assignment)."""
+        if self.catalog is None or self.catalog.directory != releases_dir:
+            self.catalog = ReleaseCatalog(releases_dir)
 
     def handle(self, path: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """``(http status, response body)`` for a POST to ``path``."""
@@ -150,7 +155,10 @@ class HookHandler:
 
     def _initialized(self, cluster: dict[str, Any], kind: str) -> dict[str, Any]:
         c = view(cluster)
-        if not self.catalog.has_class(c.class_name):
+        catalog = self.catalog
+        if catalog is None:  # nothing synced yet; the controller reads the Cluster's status
+            return response(kind, message="no revision synced yet")
+        if not catalog.has_class(c.class_name):
             return response(kind, message=f"class {c.class_name!r} is not managed by csops")
         addon = self._addon(cluster)
         self._annotate(cluster, addon, **{gate.INITIALIZED_ANNOTATION: "true"})
@@ -161,7 +169,14 @@ class HookHandler:
         self, cluster: dict[str, Any], request: dict[str, Any], kind: str
     ) -> dict[str, Any]:
         c = view(cluster)
-        if not self.catalog.has_class(c.class_name):
+        catalog = self.catalog
+        if catalog is None:
+            return response(
+                kind,
+                message="no revision synced yet; asking CAPI to retry",
+                retryAfterSeconds=self.retry_after,
+            )
+        if not catalog.has_class(c.class_name):
             return response(kind, message=f"class {c.class_name!r} is not managed by csops")
         to_version = str(request.get("toKubernetesVersion") or c.version)
         addon = self._addon(cluster)
