@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from csops import options
 from syncer import logs
 from syncer.addons import clusteraddon
 from syncer.addons.controller import AddonController, AddonOptions
@@ -28,13 +29,7 @@ EXIT_FAILED = 1
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The rendered tree's releases directory (rendered/releases).",
 )
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="KUBECONFIG",
-    help="Management cluster kubeconfig (default: in-cluster, then ~/.kube/config).",
-)
+@options.kubeconfig()
 @click.option("--once", is_flag=True, help="One pass over all Clusters, then exit (0 all ready).")
 @click.option("--namespace", default=None, help="Only Clusters in this namespace.")
 @click.option(
@@ -68,9 +63,7 @@ EXIT_FAILED = 1
     metavar="URL",
     help="Print the ExtensionConfig for hooks served at URL (CA from --hook-cert).",
 )
-@click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@options.log_format
 def addons(  # noqa: PLR0917 - one parameter per click option
     releases_dir: Path,
     kubeconfig: Path | None,

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from csops import console
+from csops import console, options
 from csops.commands.render import EXIT_FAILED, _fail, _run, mode_option, repo_argument
 from renderer import RendererError, objectdiff, publish
 
@@ -139,12 +139,8 @@ def _cluster_diff(
     is_flag=True,
     help="Compare the render with the live management cluster (what a sync would change).",
 )
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="KUBECONFIG",
-    help="With --cluster: kubeconfig (default: in-cluster, then ~/.kube/config).",
+@options.kubeconfig(
+    "With --cluster: kubeconfig (default: $KUBECONFIG, in-cluster, then ~/.kube/config)."
 )
 @click.option(
     "--name", default="csops", show_default=True, help="With --cluster: the sync's inventory name."

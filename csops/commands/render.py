@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from csops import console
+from csops import console, options
 from renderer import Problem, RendererError, publish, render_repo, source_hashes, write
 from renderer.hashes import clean, dirhash_h1
 from renderer.render import RenderResult
@@ -258,14 +258,7 @@ def _publish(repo: Path, options: publish.PublishOptions) -> None:
 
 @click.command(name="hash")
 @click.argument("stack_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(console.OUTPUT_FORMATS),
-    default="text",
-    help="Output format.",
-)
+@options.output()
 def hash_(stack_dir: Path, fmt: str) -> None:
     """Print csctl's hash of STACK_DIR and the hash-mode version it gives.
 
@@ -283,14 +276,7 @@ def hash_(stack_dir: Path, fmt: str) -> None:
 
 @click.command(name="ls")
 @repo_argument
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(console.OUTPUT_FORMATS),
-    default="text",
-    help="Output format.",
-)
+@options.output()
 def ls(repo: Path, fmt: str) -> None:
     """List stacks, their releases and ClusterClass names, and where they are offered."""
     result = _run(repo)

@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from csops import console
+from csops import console, options
 from syncer import logs
 from syncer.addons import clusteraddon
 from syncer.addons.controller import AddonController, AddonOptions
@@ -46,13 +46,7 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 @click.option(
     "--path", "path", default=DEFAULT_PATH, show_default=True, help="Manifests dir in the repo."
 )
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="KUBECONFIG",
-    help="Kubeconfig (default: in-cluster, then ~/.kube/config).",
-)
+@options.kubeconfig()
 @click.option("--once", is_flag=True, help="One pass, then exit (0 synced, 1 not).")
 @click.option(
     "--name", default="csops", show_default=True, help="Inventory (ApplySet parent Secret) name."
@@ -153,9 +147,7 @@ def _listen(value: str | None) -> tuple[str, int] | None:
     default=None,
     help="Private key for --hook-listen (PEM).",
 )
-@click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@options.log_format
 def sync(  # noqa: PLR0917 - one parameter per click option
     repo: str,
     branch: str | None,
@@ -329,13 +321,7 @@ def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOpti
 
 
 @click.command("status")
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="KUBECONFIG",
-    help="Kubeconfig (default: $KUBECONFIG, in-cluster, then ~/.kube/config).",
-)
+@options.kubeconfig()
 @click.option("--name", default="csops", show_default=True, help="Inventory name used by the sync.")
 @click.option(
     "--inventory-namespace",
@@ -343,13 +329,7 @@ def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOpti
     show_default=True,
     help="Namespace of the inventory Secret.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "yaml", "json"]),
-    default="text",
-    help="Output format.",
-)
+@options.output("output")
 def status(kubeconfig: Path | None, name: str, inventory_namespace: str, output: str) -> None:
     """What is synced, what is held back by in-use protection, and the last error."""
     try:
