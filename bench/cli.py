@@ -42,12 +42,29 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--stacks", type=int, help="render: stacks in the workload (default 50)")
     p.add_argument("--releases", type=int, help="render: releases per stack (default 3)")
+    p.add_argument(
+        "--sync-objects",
+        type=int,
+        help="sync: objects of the first-apply, no-op and drift cases (default 1000)",
+    )
+    p.add_argument("--sync-prune", type=int, help="sync: objects pruned (default half of them)")
+    p.add_argument(
+        "--sync-latency-objects",
+        type=int,
+        help="sync: objects of the commit-to-converged case (default 100)",
+    )
+    p.add_argument(
+        "--sync-rss-objects", type=int, help="sync: objects of the peak-RSS case (default 5000)"
+    )
+    p.add_argument(
+        "--flux-units", type=int, help="sync: units of 4 objects in Flux's shape (default 1000)"
+    )
     p.add_argument("--results-dir", type=Path, help="where GROUP.json and profiles go")
     p.add_argument("--docs", type=Path, help="Markdown file to update (default docs/benchmarks.md)")
     p.add_argument("--no-docs", action="store_true", help="do not update the Markdown file")
     p.add_argument(
         "--profile",
-        default="slowest,render.full,render.noop",
+        default="slowest,render.full,render.noop,sync.first-apply",
         help="cases to profile with pyinstrument, comma list of figure keys and 'slowest' "
         "(the slowest timed case of each group); default %(default)s",
     )
@@ -63,7 +80,16 @@ def parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> Options:
     """Options from parsed arguments, with the quick-mode defaults applied."""
     quick = bool(args.quick)
-    sizes = {k: v for k, v in (("stacks", args.stacks), ("releases", args.releases)) if v}
+    given = {
+        "stacks": args.stacks,
+        "releases": args.releases,
+        "sync_objects": args.sync_objects,
+        "sync_prune": args.sync_prune,
+        "sync_latency_objects": args.sync_latency_objects,
+        "sync_rss_objects": args.sync_rss_objects,
+        "flux_units": args.flux_units,
+    }
+    sizes = {k: v for k, v in given.items() if v}
     docs: Path | None = args.docs or (None if quick else DEFAULT_DOCS)
     if args.no_docs:
         docs = None
@@ -90,8 +116,8 @@ def run(options: Options, cases: list[registry.Case]) -> int:
     else:
         scratch = Path(tempfile.mkdtemp(prefix="csops-bench-"))
     info = report.machine()
+    ctx = Context(options, scratch, log=lambda m: print(m, file=sys.stderr, flush=True))
     try:
-        ctx = Context(options, scratch, log=lambda m: print(m, file=sys.stderr, flush=True))
         for group in dict.fromkeys(c.group for c in cases):
             res = report.GroupResult(group, options, info)
             figures, errors = res.figures, res.errors
@@ -118,7 +144,8 @@ def run(options: Options, cases: list[registry.Case]) -> int:
                 figures.extend(got)
             slowest = max(medians, key=lambda k: medians[k]) if medians else None
             wanted = [slowest if p == "slowest" else p for p in options.profile]
-            for key in dict.fromkeys(k for k in wanted if k in ctx.replays):
+            mine = [k for k in wanted if k in ctx.replays and k.startswith(f"{group}.")]
+            for key in dict.fromkeys(mine):
                 ctx.log(f"{group}: profiling {key} …")
                 prof = profiling.profile(
                     key, ctx.replays[key], options.results_dir, f"{key}-profile"
@@ -130,6 +157,7 @@ def run(options: Options, cases: list[registry.Case]) -> int:
                 report.update_doc(options.docs, group, report.section(res))
             print(report.table(figures))
     finally:
+        ctx.close()
         if options.work_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
     return 1 if failed else 0

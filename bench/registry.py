@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: Modules that register cases when imported (add ``"bench.sync_cases"`` here).
-CASE_MODULES = ("bench.render_cases",)
+#: Modules that register cases when imported.
+CASE_MODULES = ("bench.render_cases", "bench.sync_cases")
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,21 @@ class Context:
     #: figure key → how to replay one measured iteration (for the profile of the slowest).
     replays: dict[str, Prepare] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    #: called (last registered first) when the harness run ends, also after a failure.
+    cleanups: list[Callable[[], object]] = field(default_factory=list)
+
+    def on_close(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` when the harness run ends (stop a server, remove a directory)."""
+        self.cleanups.append(fn)
+
+    def close(self) -> None:
+        """Run the registered clean-ups, newest first; every one runs even if one fails."""
+        while self.cleanups:
+            fn = self.cleanups.pop()
+            try:
+                fn()
+            except Exception as exc:  # report and go on: the others must still run
+                self.log(f"clean-up {fn!r} failed: {type(exc).__name__}: {exc}")
 
     def once(self, key: str, factory: Callable[[], T]) -> T:
         """Build a shared object (a workload) once per harness run."""

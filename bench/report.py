@@ -114,6 +114,8 @@ class GroupResult:
         """The workload, in words, from the first figure that describes it."""
         for f in self.figures:
             d = f.detail
+            if "workload" in d:
+                return str(d["workload"])
             if "stacks" in d:
                 return (
                     f"{d['stacks']} stacks × {d['releases_per_stack']} releases "
@@ -153,6 +155,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
     if unit == "ratio":
         return f"{value * 100:+.1f} %"
+    if unit == "x":
+        return f"{value:.2f}×"
     if unit == "MiB":
         return f"{value:.0f} MiB"
     return f"{value:.3g} {unit}"

@@ -29,13 +29,30 @@ RENDER_FIGURES = {
 }
 
 
-def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+SYNC_FIGURES = {
+    "sync.first-apply",
+    "sync.first-apply-kubectl",
+    "sync.first-apply-cli",
+    "sync.first-apply-ratio",
+    "sync.noop",
+    "sync.noop-writes",
+    "sync.prune",
+    "sync.drift",
+    "sync.latency",
+    "sync.rss-mem",
+    "sync.rss",
+    "sync.flux",
+    "sync.flux-mem",
+}
+
+
+def _bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bench", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
     )
 
@@ -101,6 +118,63 @@ def test_results_json_is_well_formed(quick_run: tuple[Path, Path]) -> None:
         assert profile["case"] in figures
         assert profile["self_time"]
         assert (results / f"{profile['case']}-profile.txt").is_file()
+
+
+@pytest.fixture(scope="module")
+def quick_sync_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The sync group at quick sizes on its own control plane (started and stopped by it)."""
+    out = tmp_path_factory.mktemp("bench-sync")
+    results, docs = out / "results", out / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nHand-written intro.\n")
+    done = _bench(
+        "--quick",
+        "--cases",
+        "sync",
+        "--sync-objects",
+        "12",
+        "--results-dir",
+        str(results),
+        "--docs",
+        str(docs),
+        "--work-dir",
+        str(out / "work"),
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return results, docs
+
+
+def test_sync_results_are_well_formed(quick_sync_run: tuple[Path, Path]) -> None:
+    results, docs = quick_sync_run
+    data = json.loads((results / "sync.json").read_text())
+    assert data["group"] == "sync"
+    assert data["errors"] == []
+    assert data["options"]["sizes"] == {"sync_objects": 12}
+    figures = {f["key"]: f for f in data["figures"]}
+    assert set(figures) == SYNC_FIGURES
+    for fig in figures.values():
+        assert fig["runs"] == 1
+        assert fig["min"] <= fig["median"] <= fig["max"]
+        assert fig["met"] in (True, False, None)
+        assert fig["unit"] in ("s", "x", "MiB", "requests")
+        if fig["unit"] in ("s", "MiB", "x"):
+            assert fig["median"] > 0, fig["key"]
+    # The no-op write count is reported as a number (zero is the bar, not asserted here).
+    writes = figures["sync.noop-writes"]
+    assert isinstance(writes["median"], int | float)
+    assert isinstance(writes["met"], bool)
+    assert writes["detail"]["objects"] == 12
+    for key in ("sync.first-apply-ratio", "sync.drift", "sync.latency", "sync.rss-mem"):
+        assert figures[key]["bar"], key
+        assert isinstance(figures[key]["met"], bool), key
+    assert figures["sync.prune"]["detail"]["pruned"] == 6
+    assert figures["sync.flux"]["detail"]["objects"] == 4 * figures["sync.flux"]["detail"]["units"]
+    assert "throttle_waits" in figures["sync.first-apply-kubectl"]["detail"]
+    assert data["profiles"] and sum(p["slowest"] for p in data["profiles"]) == 1
+    text = docs.read_text()
+    assert "Hand-written intro." in text
+    assert text.count("<!-- bench:sync:start -->") == 1
+    assert "objects" in data["workload"]
 
 
 def test_docs_section_is_written_and_the_rest_kept(quick_run: tuple[Path, Path]) -> None:
