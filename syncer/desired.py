@@ -16,6 +16,8 @@ from syncer.errors import RevisionError
 from syncer.objects import ObjectId
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader where PyYAML has it: about seven times faster, and it keeps line marks."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def _check(doc: Any, where: str) -> dict[str, Any]:
 
 def _documents(text: str) -> list[tuple[Any, int, list[int]]]:
     """Each YAML document with the line it starts on and, for a ``*List``, its items' lines."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     found: list[tuple[Any, int, list[int]]] = []
     try:
         while loader.check_node():

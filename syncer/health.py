@@ -289,17 +289,21 @@ def wait_for(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     interval: float = 0.5,
+    known: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> WaitReport:
     """Poll until every object is Current; stop at the first Failed, on timeout or cancel.
 
-    Returns the report; the caller decides what a pending or failed entry means.
+    ``known`` gives the object as the caller already has it (the apply response); the first
+    round judges that instead of reading it again, so objects that are Current at once cost
+    no request. Returns the report; the caller decides what a pending or failed entry means.
     """
     statuses: dict[str, Health] = {}
     deadline = clock() + timeout
     remaining = list(keys)
+    read = known or fetch
     while True:
         for key in list(remaining):
-            health = compute(fetch(key))
+            health = compute(read(key))
             statuses[key] = health
             if health.status == CURRENT:
                 remaining.remove(key)
@@ -307,4 +311,5 @@ def wait_for(
                 return WaitReport(statuses)
         if not remaining or clock() >= deadline or cancelled():
             return WaitReport(statuses)
+        read = fetch
         sleep(min(interval, max(0.0, deadline - clock())))

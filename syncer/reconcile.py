@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +233,7 @@ class Reconciler:
             cancelled=self.cancelled,
             clock=self.clock,
             sleep=self.sleep,
+            known=lambda key: resources[key].live,
         )
         if report.failed:
             result.health_error = "failed: " + "; ".join(
@@ -256,15 +258,13 @@ class Reconciler:
         if not stale:
             result.prune = PrunePlan()
             return
-        lives: dict[ObjectId, dict[str, Any] | None] = {}
-
-        def fetch(oid: ObjectId) -> dict[str, Any] | None:
-            lives[oid] = self._live(oid)
-            return lives[oid]
+        workers = max(1, min(self.options.concurrency, len(stale)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            lives = dict(zip(stale, pool.map(self._live, stale), strict=True))
 
         result.prune = plan(
             stale,
-            fetch,
+            lives.__getitem__,
             applyset=self.store.id,
             inventory_size=len(inventory.members),
             usage=class_usage(self.kube),
@@ -272,13 +272,27 @@ class Reconciler:
         )
         if result.prune.blocked:
             return
-        for oid in sorted(result.prune.delete, key=lambda o: -stage_of(o)):
+
+        def delete(oid: ObjectId) -> str | None:
             uid = ((lives.get(oid) or {}).get("metadata") or {}).get("uid")
             self._before_write(f"deleting {oid}")
             try:
                 resource = self.kube.resource_for_group(oid.group, oid.kind)
                 self.kube.delete(resource, oid.namespace or None, oid.name, uid=uid)
             except ApiError as exc:
-                result.prune_errors[oid] = str(exc)
-                continue
-            result.pruned.append(oid)
+                return str(exc)
+            return None
+
+        # Later stages first (the rest, then classes, then CRDs and Namespaces); one stage's
+        # deletes run in parallel, like its applies.
+        by_stage: dict[int, list[ObjectId]] = {}
+        for oid in result.prune.delete:
+            by_stage.setdefault(stage_of(oid), []).append(oid)
+        for stage in sorted(by_stage, reverse=True):
+            batch = sorted(by_stage[stage])
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch)))) as pool:
+                for oid, error in zip(batch, pool.map(delete, batch), strict=True):
+                    if error is None:
+                        result.pruned.append(oid)
+                    else:
+                        result.prune_errors[oid] = error
