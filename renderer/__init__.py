@@ -3,16 +3,21 @@
 Public API (the syncer may use these, nothing else):
 
 - :func:`render_repo`, :func:`write`, :class:`RenderResult` — render a stacks repository;
-- :func:`stack_hash`, :func:`source_hashes` — csctl-compatible hashes;
+- :func:`stack_hash`, :func:`source_hashes`, :func:`dirhash_h1`, :func:`clean`,
+  :func:`hash_version` — csctl-compatible hashes and hash-mode versions;
 - :func:`render_addon`, :func:`template_values`, :func:`load_addon_config`,
   :func:`addon_charts` — per-cluster addon rendering from a release bundle;
 - :func:`read_release` and :class:`Release` — read one release bundle;
-- names and versions: :class:`Version`, :class:`StackId`, :func:`parse_release_name`,
+- addon stages: :data:`ADDON_CONFIG`, :data:`HOOKS`;
+- names and versions: :class:`Version`, :class:`VersionError`, :class:`StackId`,
+  :func:`parse_release_name`,
   :func:`class_to_release_name`;
 - errors: :class:`RendererError` and :class:`Problem`.
 """
 
 from renderer.addons import (
+    ADDON_CONFIG,
+    HOOKS,
     AddonConfig,
     Condition,
     Stage,
@@ -22,14 +27,16 @@ from renderer.addons import (
 )
 from renderer.addons import load_config as load_addon_config
 from renderer.errors import Problem, RendererError
-from renderer.hashes import StackHashes, source_hashes, stack_hash
+from renderer.hashes import StackHashes, clean, dirhash_h1, source_hashes, stack_hash
 from renderer.ledger import Release, read_release
 from renderer.manifests import INSTANCE_LABEL, PRUNE_ANNOTATION, RELEASES_ANNOTATION
 from renderer.names import StackId, class_to_release_name, parse_release_name
 from renderer.render import RenderResult, render_repo, write
-from renderer.versions import Version
+from renderer.versions import Version, VersionError, hash_version
 
 __all__ = [
+    "ADDON_CONFIG",
+    "HOOKS",
     "INSTANCE_LABEL",
     "PRUNE_ANNOTATION",
     "RELEASES_ANNOTATION",
@@ -43,8 +50,12 @@ __all__ = [
     "StackId",
     "Stage",
     "Version",
+    "VersionError",
     "addon_charts",
     "class_to_release_name",
+    "clean",
+    "dirhash_h1",
+    "hash_version",
     "load_addon_config",
     "parse_release_name",
     "read_release",

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from renderer import RELEASES_ANNOTATION, RendererError, parse_release_name
-from renderer.versions import VersionError
+from renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
 from syncer.apply import FAILED
 from syncer.errors import ApiError
 from syncer.kube import Kube

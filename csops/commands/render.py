@@ -9,10 +9,18 @@ from typing import Any, NoReturn
 import click
 
 from csops import console, options
-from renderer import Problem, RendererError, publish, render_repo, source_hashes, write
-from renderer.hashes import clean, dirhash_h1
+from renderer import (
+    Problem,
+    RendererError,
+    clean,
+    dirhash_h1,
+    hash_version,
+    publish,
+    render_repo,
+    source_hashes,
+    write,
+)
 from renderer.render import RenderResult
-from renderer.versions import hash_version
 
 EXIT_FAILED = 1
 

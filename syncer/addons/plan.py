@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import Stage, Version
-from renderer.versions import VersionError
+from renderer import Stage, Version, VersionError
 from syncer.addons.releases import (
     AFTER_CONTROL_PLANE_INITIALIZED,
     BEFORE_CLUSTER_UPGRADE,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renderer import (
+    ADDON_CONFIG,
+    HOOKS,
     AddonConfig,
     Release,
     RendererError,
@@ -17,7 +19,6 @@ from renderer import (
     load_addon_config,
     read_release,
 )
-from renderer.addons import ADDON_CONFIG, HOOKS
 from syncer.addons.errors import ReleaseMissingError
 
 AFTER_CONTROL_PLANE_INITIALIZED, BEFORE_CLUSTER_UPGRADE = HOOKS
