@@ -12,6 +12,7 @@ from csops import console, options
 from renderer import (
     Problem,
     RendererError,
+    RenderResult,
     clean,
     dirhash_h1,
     hash_version,
@@ -20,7 +21,6 @@ from renderer import (
     source_hashes,
     write,
 )
-from renderer.render import RenderResult
 
 EXIT_FAILED = 1
 
