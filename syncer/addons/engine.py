@@ -21,7 +21,7 @@ from syncer.addons.charts import ClusterContext
 from syncer.addons.errors import AddonError
 from syncer.addons.releases import ReleaseBundle
 from syncer.apply import FAILED, Applier
-from syncer.errors import ApiError, NotFoundError
+from syncer.errors import ApiError, LeadershipLostError, NotFoundError
 from syncer.kube import Kube
 from syncer.objects import ObjectId, Resource
 
@@ -85,9 +85,15 @@ def object_id(obj: dict[str, Any], resource: Resource) -> ObjectId:
 class Workload:
     """Apply and delete sets of objects in one workload cluster."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, may_write: Callable[[], bool] | None = None) -> None:
         self.kube = kube
         self.applier = Applier(kube, concurrency=4)
+        self.may_write = may_write or (lambda: True)
+
+    def _before_write(self, what: str) -> None:
+        """Stop before writing when this replica no longer holds the Lease."""
+        if not self.may_write():
+            raise LeadershipLostError(f"lost leadership; stopped before {what}")
 
     def resolve(self, obj: dict[str, Any]) -> tuple[ObjectId, Resource, dict[str, Any]]:
         resource = self.kube.resource(str(obj["apiVersion"]), str(obj["kind"]))
@@ -126,6 +132,7 @@ class Workload:
                     continue
                 items.append((oid, resource, body, live))
                 records[oid] = Record(oid, version)
+            self._before_write(f"applying {len(items)} objects")
             for outcome in self.applier.apply(items):
                 if outcome.action == FAILED:
                     records[outcome.id].error = outcome.error or "apply failed"
@@ -164,6 +171,7 @@ class Workload:
         """Delete objects by identity; gone or unknown kinds count as deleted."""
         deleted, errors = [], []
         for oid in sorted(ids):
+            self._before_write(f"deleting {oid}")
             try:
                 resource = self.kube.resource_for_group(oid.group, oid.kind)
                 if self.kube.delete(resource, oid.namespace or None, oid.name):

@@ -47,7 +47,7 @@ from syncer.addons.plan import (
 from syncer.addons.releases import ReleaseBundle, ReleaseCatalog
 from syncer.addons.status import AddonStatus, write
 from syncer.addons.workload import WorkloadClients
-from syncer.errors import ApiError
+from syncer.errors import ApiError, LeadershipLostError
 from syncer.kube import Kube
 from syncer.objects import ObjectId
 
@@ -129,6 +129,10 @@ class ClusterReconciler:
     def _releases(self) -> tuple[ReleaseCatalog | None, str]:
         return self._current()
 
+    def _may_write(self) -> bool:
+        allowed = self.options.may_run
+        return allowed is None or allowed()
+
     def reconcile(self, cluster: ClusterView) -> Result:
         catalog, revision = self._releases()
         if catalog is None:
@@ -154,6 +158,9 @@ class ClusterReconciler:
         result: Result
         try:
             addon, result = self._converge(addon, run)
+        except LeadershipLostError as exc:
+            # Another replica leads now: it owns the workload and this ClusterAddon.
+            return Result(cluster.key, False, self.options.tick, str(exc))
         except AddonError as exc:
             self._fail(status, exc)
             result = Result(cluster.key, False, 0.0, str(exc), error=True)
@@ -162,6 +169,8 @@ class ClusterReconciler:
             result = Result(cluster.key, False, 0.0, str(exc), error=True)
         self._upgrade_timeout(cluster, addon, status)
         status.resources = list(run.records.values())
+        if not self._may_write():
+            return Result(cluster.key, False, self.options.tick, "lost leadership")
         try:
             write(self.kube, self._fresh(cluster) or addon, status)
         except ApiError as exc:
@@ -225,7 +234,7 @@ class ClusterReconciler:
                 old = run.catalog.for_class(state.cluster_stack)
         plan = decide(cluster.class_name, state, new, old)
         run.context = self._context(cluster)
-        run.workload = Workload(kube)
+        run.workload = Workload(kube, may_write=self._may_write)
         if plan.action == STEADY:
             return addon, self._steady(run, new)
         if plan.action == SWITCH:

@@ -1,0 +1,30 @@
+"""A replica that lost the Lease stops before writing into a (real) workload cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncer.addons.engine import Workload
+from syncer.errors import LeadershipLostError
+from syncer.kube import Kube
+
+CONFIGMAP = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "leader-only", "namespace": "default"},
+    "data": {"a": "b"},
+}
+
+
+def test_workload_writes_nothing_once_leadership_is_lost(workload: Kube) -> None:
+    resource = workload.resource("v1", "ConfigMap")
+    follower = Workload(workload, may_write=lambda: False)
+    leader = Workload(workload, may_write=lambda: True)
+    with pytest.raises(LeadershipLostError):
+        follower.apply([CONFIGMAP])
+    assert workload.get_or_none(resource, "default", "leader-only") is None
+    leader.apply([CONFIGMAP])
+    with pytest.raises(LeadershipLostError):
+        follower.delete(leader.ids([CONFIGMAP]))
+    assert workload.get_or_none(resource, "default", "leader-only") is not None
+    leader.delete(leader.ids([CONFIGMAP]))
