@@ -176,3 +176,21 @@ def test_stack_level_orc_image_lands_in_the_release_manifests(stacks_repo: Path)
     )
     assert image["metadata"]["namespace"] == "cluster"
     assert image["metadata"]["annotations"]["csops.io/releases"] == "openstack-birch-1-31-v1"
+
+
+def test_dependency_out_of_sync_with_chart_lock_is_refused(
+    stacks_repo: Path, chart_repository: tuple[str, Path], csops: Callable[..., Result]
+) -> None:
+    """Chart.lock pins what is fetched; a lock that no longer matches Chart.yaml is an error."""
+    url, _ = chart_repository
+    chart_dir = stacks_repo / METRICS
+    shutil.rmtree(chart_dir / "charts")
+    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+    for dep in chart["dependencies"]:
+        dep["repository"] = url
+    (chart_dir / "Chart.yaml").write_text(yaml.safe_dump(chart))
+    result = csops("render", stacks_repo)
+    assert result.exit_code == 1
+    assert f"{METRICS}/Chart.yaml" in result.stderr
+    assert "out of sync" in result.stderr, result.stderr
+    assert not (stacks_repo / "rendered").exists()
