@@ -232,6 +232,13 @@ def test_upgrade_applies_new_addons_in_stage_order_before_the_hook_says_go(
     )
     assert addon["metadata"]["annotations"]["ClusterAddonStage"] == "upgraded"
     assert all(p == "done" for _, _, p in _phases(addon))
+    events = clusters.kube.resource("v1", "Event")
+    emitted = {
+        str(e.get("reason"))
+        for e in clusters.kube.list(events, namespace=clusters.namespace).items
+        if (e.get("involvedObject") or {}).get("name") == addon["metadata"]["name"]
+    }
+    assert {"Applied", "UpgradeStarted", "UpgradeDone"} <= emitted, emitted
     names = {r["name"] for r in addon["status"]["resources"]}
     assert "system:openstack-cloud-controller-manager" in names  # the ClusterRole stays
     assert all(r["status"] == "synced" for r in addon["status"]["resources"])
