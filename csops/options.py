@@ -46,3 +46,33 @@ log_format = click.option(
     show_default=True,
     help="Log lines as text or as one JSON object per line.",
 )
+
+stage_timeout = click.option(
+    "--stage-timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Longest an addon stage waits for its pre-/post-condition, seconds (0: no limit).",
+)
+
+upgrade_timeout = click.option(
+    "--upgrade-timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
+)
+
+hook_cert = click.option(
+    "--hook-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Serving certificate of the CAPI runtime-hook server (PEM).",
+)
+
+hook_key = click.option(
+    "--hook-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Private key of the CAPI runtime-hook server (PEM).",
+)

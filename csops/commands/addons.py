@@ -39,23 +39,11 @@ EXIT_FAILED = 1
     show_default=True,
     help="Resync of converged clusters (drift correction), seconds.",
 )
-@click.option(
-    "--upgrade-timeout",
-    type=float,
-    default=900.0,
-    show_default=True,
-    help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
-)
-@click.option(
-    "--stage-timeout",
-    type=float,
-    default=600.0,
-    show_default=True,
-    help="Longest an addon stage waits for its pre-/post-condition, seconds (0: no limit).",
-)
+@options.upgrade_timeout
+@options.stage_timeout
 @click.option("--hook-port", type=int, default=None, help="Serve CAPI runtime hooks (HTTPS).")
-@click.option("--hook-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--hook-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@options.hook_cert
+@options.hook_key
 @click.option(
     "--print-extension-config",
     "extension_url",

@@ -118,35 +118,13 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 @click.option(
     "--addons-namespace", default=None, help="Only Clusters in this namespace get addons."
 )
-@click.option(
-    "--stage-timeout",
-    type=float,
-    default=600.0,
-    show_default=True,
-    help="Longest an addon stage waits for its pre-/post-condition, seconds (0: no limit).",
-)
-@click.option(
-    "--upgrade-timeout",
-    type=float,
-    default=900.0,
-    show_default=True,
-    help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
-)
+@options.stage_timeout
+@options.upgrade_timeout
 @click.option(
     "--hook-listen", default=None, metavar="HOST:PORT", help="Serve CAPI runtime hooks (HTTPS)."
 )
-@click.option(
-    "--hook-cert",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Serving certificate for --hook-listen (PEM).",
-)
-@click.option(
-    "--hook-key",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Private key for --hook-listen (PEM).",
-)
+@options.hook_cert
+@options.hook_key
 @options.log_format
 def sync(  # noqa: PLR0917 - one parameter per click option
     repo: str,
