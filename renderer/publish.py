@@ -186,6 +186,34 @@ def _output_rel(git: Repository, output: Path) -> str:
 # -- in place ----------------------------------------------------------------------------------
 
 
+def _record(
+    git: Repository,
+    published: Published,
+    before: dict[str, bytes],
+    tree: str,
+    *,
+    parent: str | None,
+    source: str | None,
+    dirty: bool,
+    ref: str,
+    expected: str | None,
+    reflog: str,
+) -> None:
+    """Commit ``tree`` on ``parent`` with a message saying what changed, and move ``ref``."""
+    changes = compare_trees(before, published.result.files)
+    message = commit_message(
+        changes,
+        source=source,
+        source_subject=_subject(git, source),
+        dirty=dirty,
+        releases=_lock_releases(published.result.files),
+    )
+    commit = git.commit_tree(tree, [parent] if parent else [], message)
+    git.update_ref(ref, commit, expected, reflog)
+    published.commit, published.head = commit, commit
+    published.message, published.changes = message, changes
+
+
 def _commit_here(git: Repository, root: Path, opts: PublishOptions) -> Published:
     config = load_config(root)
     out_rel = _output_rel(git, config.output_dir)
@@ -198,19 +226,19 @@ def _commit_here(git: Repository, root: Path, opts: PublishOptions) -> Published
     published = Published(result, git.branch() or "HEAD", head or "")
     if head is not None and new_tree == git.tree_id(head):
         return published
-    changes = compare_trees(base_files, result.files)
-    message = commit_message(
-        changes,
+    _record(
+        git,
+        published,
+        base_files,
+        new_tree,
+        parent=head,
         source=head,
-        source_subject=_subject(git, head),
         dirty=dirty,
-        releases=_lock_releases(result.files),
+        ref="HEAD",
+        expected=head,
+        reflog="csops render --commit",
     )
-    commit = git.commit_tree(new_tree, [head] if head else [], message)
-    git.update_ref("HEAD", commit, head, "csops render --commit")
     git.sync_index(out_rel)
-    published.commit, published.head = commit, commit
-    published.message, published.changes = message, changes
     return published
 
 
@@ -323,18 +351,18 @@ def _commit_branch(
         if local != base:
             git.update_ref(ref, base, local, "csops render --branch: fast-forward")
         return published
-    changes = compare_trees(existing, result.files)
-    message = commit_message(
-        changes,
+    _record(
+        git,
+        published,
+        existing,
+        new_tree,
+        parent=base,
         source=source,
-        source_subject=_subject(git, source),
         dirty=dirty,
-        releases=_lock_releases(result.files),
+        ref=ref,
+        expected=local,
+        reflog=f"csops render --branch {branch}",
     )
-    commit = git.commit_tree(new_tree, [base] if base else [], message)
-    git.update_ref(ref, commit, local, f"csops render --branch {branch}")
-    published.commit, published.head = commit, commit
-    published.message, published.changes = message, changes
     return published
 
 
