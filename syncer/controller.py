@@ -219,16 +219,18 @@ class Controller:
             return interval
         finally:
             self.metrics.duration.observe(time.monotonic() - started)
+        if config.drift_watch:
+            # Watches start (their first list done) before the pass is published, so a change
+            # made by anyone who waited for this pass is streamed, never missed.
+            for resource in sorted(reconciler.managed, key=lambda r: (r.group, r.kind)):
+                drift.watch(resource, f"{PART_OF_LABEL}={reconciler.store.id}")
+            with contextlib.suppress(SyncError):
+                drift.watch(kube.resource_for_group(CLUSTER_GROUP, "Cluster"), None)
         self.last_result = result
         self.metrics.set_revision(result.revision)
         self.metrics.applied.inc(len(result.changed))
         self.metrics.pruned.inc(len(result.pruned))
         self.metrics.kept.set(len(result.prune.kept_in_use) if result.prune else 0)
-        if config.drift_watch:
-            for resource in sorted(reconciler.managed, key=lambda r: (r.group, r.kind)):
-                drift.watch(resource, f"{PART_OF_LABEL}={reconciler.store.id}")
-            with contextlib.suppress(SyncError):
-                drift.watch(kube.resource_for_group(CLUSTER_GROUP, "Cluster"), None)
         if result.ok:
             self.last_error = None
             level = self.log.info if result.changed or result.pruned else self.log.debug

@@ -26,20 +26,25 @@ class DriftWatch:
         self._watched: set[tuple[Resource, str | None]] = set()
 
     def watch(self, resource: Resource, selector: str | None) -> None:
+        """Start watching; the first list happens here, so every later change is streamed."""
         key = (resource, selector)
         if key in self._watched:
             return
+        try:
+            version = self.kube.list(resource, label_selector=selector).resource_version
+        except ApiError as exc:
+            logs.get().debug("list of %s failed: %s", resource.plural, exc)
+            version = ""
         self._watched.add(key)
         thread = threading.Thread(
             target=self._loop,
-            args=(resource, selector),
+            args=(resource, selector, version),
             daemon=True,
             name=f"watch-{resource.plural}",
         )
         thread.start()
 
-    def _loop(self, resource: Resource, selector: str | None) -> None:
-        version = ""
+    def _loop(self, resource: Resource, selector: str | None, version: str) -> None:
         while not self.stop.is_set():
             try:
                 if not version:
