@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import renderer
 from bench import workloads
 from bench.registry import Context, Figure, Stats, case, sample, timed
-from renderer import helm as renderer_helm
+from csops import renderer
+from csops.renderer import helm as renderer_helm
 
 GROUP = "render"
 FULL_STACKS, FULL_RELEASES = 50, 3

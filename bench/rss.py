@@ -14,7 +14,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     """Render ``argv[0]`` with ``full=True``, write it, report peak RSS."""
-    import renderer
+    from csops import renderer
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = renderer.render_repo(Path(argv[0]), full=True)

@@ -41,12 +41,12 @@ from typing import Any
 
 from bench import sync_workloads as sw
 from bench.registry import Context, Figure, Stats, case, sample, timed
-from controlplane.server import ControlPlane, api_client_from, close_api_client
-from syncer.controller import Controller, SyncConfig, sync_once
-from syncer.kube import Kube
-from syncer.objects import Resource
-from syncer.prune import PruneGuards
-from syncer.reconcile import SyncOptions, SyncResult
+from csops.controlplane.server import ControlPlane, api_client_from, close_api_client
+from csops.syncer.controller import Controller, SyncConfig, sync_once
+from csops.syncer.kube import Kube
+from csops.syncer.objects import Resource
+from csops.syncer.prune import PruneGuards
+from csops.syncer.reconcile import SyncOptions, SyncResult
 
 GROUP = "sync"
 INVENTORY_NS = "bench-inventory"

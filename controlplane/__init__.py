@@ -4,11 +4,11 @@ Used by the test suite (``controlplane.pytest_plugin``) and by ``csops dev-clust
 binaries are built once per machine by ``make control-plane`` (hack/controlplane/build.py).
 """
 
-from controlplane.audit import AuditEvent, AuditLog, AuditWindow
-from controlplane.binaries import Binaries, locate_binaries
-from controlplane.crds import install_crds
-from controlplane.errors import BinariesNotFoundError, ControlPlaneError, StartupError
-from controlplane.server import ControlPlane
+from csops.controlplane.audit import AuditEvent, AuditLog, AuditWindow
+from csops.controlplane.binaries import Binaries, locate_binaries
+from csops.controlplane.crds import install_crds
+from csops.controlplane.errors import BinariesNotFoundError, ControlPlaneError, StartupError
+from csops.controlplane.server import ControlPlane
 
 __all__ = [
     "AuditEvent",

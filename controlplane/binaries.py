@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from controlplane.errors import BinariesNotFoundError
+from csops.controlplane.errors import BinariesNotFoundError
 
 STAMP_NAME = ".stamp.json"
 
@@ -29,7 +29,7 @@ class Binaries:
 
 def pinned_versions() -> dict[str, str]:
     """The Kubernetes and etcd versions ``make control-plane`` builds (``versions.json``)."""
-    text = resources.files("controlplane").joinpath("versions.json").read_text()
+    text = resources.files("csops.controlplane").joinpath("versions.json").read_text()
     data = json.loads(text)
     return {"kubernetes": str(data["kubernetes"]), "etcd": str(data["etcd"])}
 

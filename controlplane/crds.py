@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from controlplane.errors import CrdError
+from csops.controlplane.errors import CrdError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -25,7 +25,7 @@ ESTABLISH_TIMEOUT = 60.0
 
 def bundled_crd_paths() -> list[Path]:
     """The CRD files shipped in ``controlplane/crds``, sorted by name."""
-    directory = Path(str(resources.files("controlplane").joinpath("crds")))
+    directory = Path(str(resources.files("csops.controlplane").joinpath("crds")))
     return sorted(directory.glob("*.yaml"))
 
 

@@ -16,14 +16,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from controlplane.binaries import locate_binaries, pinned_versions
-from controlplane.certs import ensure_credentials
-from controlplane.crds import install_crds
-from controlplane.endpoint import Endpoint
-from controlplane.errors import ControlPlaneError
-from controlplane.ports import LOOPBACK, port_is_free
-from controlplane.processes import pid_runs, stop_group
-from controlplane.server import ControlPlane, Ports, close_api_client
+from csops.controlplane.binaries import locate_binaries, pinned_versions
+from csops.controlplane.certs import ensure_credentials
+from csops.controlplane.crds import install_crds
+from csops.controlplane.endpoint import Endpoint
+from csops.controlplane.errors import ControlPlaneError
+from csops.controlplane.ports import LOOPBACK, port_is_free
+from csops.controlplane.processes import pid_runs, stop_group
+from csops.controlplane.server import ControlPlane, Ports, close_api_client
 
 STOP_ORDER = ("kube-controller-manager", "kube-apiserver", "etcd")
 STOP_TIMEOUT = 15.0

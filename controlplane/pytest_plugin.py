@@ -1,13 +1,13 @@
 """pytest fixtures backed by a real kube-apiserver + etcd (+ kube-controller-manager).
 
-Enable with ``pytest_plugins = ["controlplane.pytest_plugin"]`` in ``tests/conftest.py``.
+Enable with ``pytest_plugins = ["csops.controlplane.pytest_plugin"]`` in ``tests/conftest.py``.
 
 Session scope (started once, on first use):
-  ``control_plane``           the management :class:`~controlplane.server.ControlPlane`
+  ``control_plane``           the management :class:`~csops.controlplane.server.ControlPlane`
   ``kubeconfig``              its admin kubeconfig path (token auth, CA data)
   ``api_client``              a ``kubernetes.client.ApiClient`` for that kubeconfig
   ``capi_crds``               installs ``controlplane/crds``; yields the CRD names
-  ``audit``                   :class:`~controlplane.audit.AuditLog` of the management plane
+  ``audit``                   :class:`~csops.controlplane.audit.AuditLog` of the management plane
   ``workload_control_plane``  a second, independent plane playing a workload cluster
   ``workload_api_client``     an ``ApiClient`` for the workload plane
 Function scope:
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from controlplane.audit import AuditLog
-from controlplane.crds import install_crds
-from controlplane.errors import ControlPlaneError
-from controlplane.server import ControlPlane, close_api_client
+from csops.controlplane.audit import AuditLog
+from csops.controlplane.crds import install_crds
+from csops.controlplane.errors import ControlPlaneError
+from csops.controlplane.server import ControlPlane, close_api_client
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controlplane.audit import AuditLog, write_policy
-from controlplane.binaries import Binaries, locate_binaries
-from controlplane.certs import Credentials, ensure_credentials
-from controlplane.endpoint import Endpoint
-from controlplane.errors import StartupError
-from controlplane.kubeconfig import kubeconfig_document, write_kubeconfig
-from controlplane.ports import LOOPBACK, free_port, port_is_free
-from controlplane.processes import ServerProcess, log_tail
+from csops.controlplane.audit import AuditLog, write_policy
+from csops.controlplane.binaries import Binaries, locate_binaries
+from csops.controlplane.certs import Credentials, ensure_credentials
+from csops.controlplane.endpoint import Endpoint
+from csops.controlplane.errors import StartupError
+from csops.controlplane.kubeconfig import kubeconfig_document, write_kubeconfig
+from csops.controlplane.ports import LOOPBACK, free_port, port_is_free
+from csops.controlplane.processes import ServerProcess, log_tail
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -15,7 +15,7 @@ Public API (the syncer may use these, nothing else):
 - errors: :class:`RendererError` and :class:`Problem`.
 """
 
-from renderer.addons import (
+from csops.renderer.addons import (
     ADDON_CONFIG,
     HOOKS,
     AddonConfig,
@@ -25,14 +25,14 @@ from renderer.addons import (
     render_addon,
     template_values,
 )
-from renderer.addons import load_config as load_addon_config
-from renderer.errors import Problem, RendererError
-from renderer.hashes import StackHashes, clean, dirhash_h1, source_hashes, stack_hash
-from renderer.ledger import Release, read_release
-from renderer.manifests import INSTANCE_LABEL, PRUNE_ANNOTATION, RELEASES_ANNOTATION
-from renderer.names import StackId, class_to_release_name, parse_release_name
-from renderer.render import RenderResult, render_repo, write
-from renderer.versions import Version, VersionError, hash_version
+from csops.renderer.addons import load_config as load_addon_config
+from csops.renderer.errors import Problem, RendererError
+from csops.renderer.hashes import StackHashes, clean, dirhash_h1, source_hashes, stack_hash
+from csops.renderer.ledger import Release, read_release
+from csops.renderer.manifests import INSTANCE_LABEL, PRUNE_ANNOTATION, RELEASES_ANNOTATION
+from csops.renderer.names import StackId, class_to_release_name, parse_release_name
+from csops.renderer.render import RenderResult, render_repo, write
+from csops.renderer.versions import Version, VersionError, hash_version
 
 __all__ = [
     "ADDON_CONFIG",

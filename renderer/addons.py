@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from renderer import documents, helm, schemas
-from renderer.errors import HelmError, Problem, ProblemList, SourceError
-from renderer.helm import RenderedFile
-from renderer.manifests import parse_files
+from csops.renderer import documents, helm, schemas
+from csops.renderer.errors import HelmError, Problem, ProblemList, SourceError
+from csops.renderer.helm import RenderedFile
+from csops.renderer.manifests import parse_files
 
 RELEASE_NAME = "cluster-addon"
 NAMESPACE = "kube-system"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from renderer import documents, helm, markers
-from renderer.errors import Problem, ProblemList, SourceError
-from renderer.hashes import StackHashes
-from renderer.hashes import source_hashes as _layer_hashes
-from renderer.ledger import HASHES_FILE, METADATA_FILE, ReleaseVersions
-from renderer.sources import (
+from csops.renderer import documents, helm, markers
+from csops.renderer.errors import Problem, ProblemList, SourceError
+from csops.renderer.hashes import StackHashes
+from csops.renderer.hashes import source_hashes as _layer_hashes
+from csops.renderer.ledger import HASHES_FILE, METADATA_FILE, ReleaseVersions
+from csops.renderer.sources import (
     ADDON_CONFIG,
     ADDON_DIR,
     ADDON_VALUES,

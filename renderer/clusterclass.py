@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from renderer.errors import Problem
-from renderer.manifests import Identity, group_of, identity
+from csops.renderer.errors import Problem
+from csops.renderer.manifests import Identity, group_of, identity
 
 _FIELD = re.compile(r"(?<![\w$)\]])\.([A-Za-z_]\w*)")
 _HELM_OBJECTS = {"Values", "Release", "Chart", "Capabilities", "Files", "Template", "Subcharts"}

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer import documents, schemas
-from renderer.config import RepoConfig
-from renderer.errors import ProblemList
-from renderer.names import NamingError, StackId, check_provider, check_stack_name, parse_minor
-from renderer.versions import Version, VersionError
+from csops.renderer import documents, schemas
+from csops.renderer.config import RepoConfig
+from csops.renderer.errors import ProblemList
+from csops.renderer.names import NamingError, StackId, check_provider, check_stack_name, parse_minor
+from csops.renderer.versions import Version, VersionError
 
 API_VERSION = "clusterstack.x-k8s.io/v1alpha1"
 KIND = "ClusterStack"
@@ -99,7 +99,7 @@ def load_cluster_stacks(config: RepoConfig) -> tuple[list[ClusterStack], Problem
                 try:
                     stacks.extend(_load_file(path, config, problems))
                 except Exception as exc:
-                    from renderer.errors import RendererError
+                    from csops.renderer.errors import RendererError
 
                     if not isinstance(exc, RendererError):
                         raise

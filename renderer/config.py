@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer import documents, schemas
-from renderer.errors import Problem, SourceError
+from csops.renderer import documents, schemas
+from csops.renderer.errors import Problem, SourceError
 
 CONFIG_FILE = "csops.yaml"
 MODES = ("stable", "hash")

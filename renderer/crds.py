@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from renderer import schemas
+from csops.renderer import schemas
 
 RESOURCES = ("clusterstack", "clusterstackrelease", "clusteraddon-resource")
 _DROP = {"$schema", "$id", "title", "x-kubernetes", "format"}

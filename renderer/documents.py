@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from renderer.errors import Problem, SourceError
+from csops.renderer.errors import Problem, SourceError
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

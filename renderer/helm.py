@@ -26,7 +26,7 @@ from helm_python import errors as helm_errors
 from helm_python import package as _package
 from helm_python.registry import dependency_build, dependency_update
 
-from renderer.errors import HelmError, Problem
+from csops.renderer.errors import HelmError, Problem
 
 _ARCHIVE_MTIME = 0
 _TEMPLATE_LOCATION = re.compile(

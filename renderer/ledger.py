@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer import documents, schemas
-from renderer.errors import Problem, ProblemList, SourceError
-from renderer.hashes import StackHashes
-from renderer.names import NamingError, StackId, parse_release_name
-from renderer.versions import STABLE, Version, VersionError, hash_version
+from csops.renderer import documents, schemas
+from csops.renderer.errors import Problem, ProblemList, SourceError
+from csops.renderer.hashes import StackHashes
+from csops.renderer.names import NamingError, StackId, parse_release_name
+from csops.renderer.versions import STABLE, Version, VersionError, hash_version
 
 METADATA_FILE = "metadata.yaml"
 HASHES_FILE = "hashes.json"

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import schemas
-from renderer.errors import Problem, TreeError
+from csops.renderer import schemas
+from csops.renderer.errors import Problem, TreeError
 
 LOCK_FILE = "render.lock"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from renderer import documents
-from renderer.errors import Problem, ProblemList
-from renderer.helm import RenderedFile
+from csops.renderer import documents
+from csops.renderer.errors import Problem, ProblemList
+from csops.renderer.helm import RenderedFile
 
 RELEASES_ANNOTATION = "csops.io/releases"
 PRUNE_ANNOTATION = "csops.io/prune"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from renderer.versions import Version, VersionError
+from csops.renderer.versions import Version, VersionError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _STACK_PART = re.compile(r"^[a-z0-9]+$")

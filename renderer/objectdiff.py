@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from renderer.manifests import RELEASES_ANNOTATION, Identity, identity
-from renderer.names import NamingError, StackId, class_to_release_name, parse_release_name
-from renderer.versions import HASH_CHANNEL, Version
+from csops.renderer.manifests import RELEASES_ANNOTATION, Identity, identity
+from csops.renderer.names import NamingError, StackId, class_to_release_name, parse_release_name
+from csops.renderer.versions import HASH_CHANNEL, Version
 
 MANIFESTS = "manifests/"
 RELEASES = "releases/"

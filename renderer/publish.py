@@ -27,12 +27,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer import lock, tree
-from renderer.config import load_config
-from renderer.errors import GitError, Problem
-from renderer.objectdiff import TreeChanges, compare_trees, release_edits
-from renderer.render import VERSION, RenderResult, render_repo, write
-from renderer.repository import Repository
+from csops.renderer import lock, tree
+from csops.renderer.config import load_config
+from csops.renderer.errors import GitError, Problem
+from csops.renderer.objectdiff import TreeChanges, compare_trees, release_edits
+from csops.renderer.render import VERSION, RenderResult, render_repo, write
+from csops.renderer.repository import Repository
 
 SUBJECT_PREFIX = "render"
 TRAILER_SOURCE = "Source-Commit"

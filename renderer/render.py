@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from renderer import (
+from csops.renderer import (
     addons,
     bundles,
     clusterclass,
@@ -30,21 +30,21 @@ from renderer import (
     manifests,
     tree,
 )
-from renderer.bundles import STANDALONE_IMAGES
-from renderer.clusterstacks import ClusterStack, load_cluster_stacks
-from renderer.config import MODES, RepoConfig, load_config
-from renderer.errors import (
+from csops.renderer.bundles import STANDALONE_IMAGES
+from csops.renderer.clusterstacks import ClusterStack, load_cluster_stacks
+from csops.renderer.config import MODES, RepoConfig, load_config
+from csops.renderer.errors import (
     ImmutableReleaseError,
     Problem,
     ProblemList,
     RendererError,
     SourceError,
 )
-from renderer.ledger import Release
-from renderer.names import StackId
-from renderer.repository import revision
-from renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
-from renderer.versions import STABLE
+from csops.renderer.ledger import Release
+from csops.renderer.names import StackId
+from csops.renderer.repository import revision
+from csops.renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
+from csops.renderer.versions import STABLE
 
 
 def _package_version() -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import git
 from gitdb.base import IStream
 
-from renderer.errors import GitError, Problem
+from csops.renderer.errors import GitError, Problem
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,23 @@
-"""JSON Schemas from ``schemas/``: validation with file, field and line for every error."""
+"""JSON Schemas (package data ``csops.schemas``): validation naming file, field and line."""
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import jsonschema
 
-from renderer.documents import line_index
-from renderer.errors import Problem
-
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+from csops.renderer.documents import line_index
+from csops.renderer.errors import Problem
 
 
 @cache
 def load(name: str) -> dict[str, Any]:
-    """The schema ``schemas/<name>.json``."""
-    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    """The schema ``schemas/<name>.json``, read from the installed package."""
+    text = resources.files("csops.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
     return schema
 
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from renderer import documents, schemas
-from renderer.config import RepoConfig
-from renderer.errors import Problem, ProblemList, SourceError
-from renderer.names import KubernetesVersion, NamingError, StackId
+from csops.renderer import documents, schemas
+from csops.renderer.config import RepoConfig
+from csops.renderer.errors import Problem, ProblemList, SourceError
+from csops.renderer.names import KubernetesVersion, NamingError, StackId
 
 CSCTL_FILE = "csctl.yaml"
 LEGACY_CSCTL_FILE = "csmctl.yaml"

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer.errors import Problem, TreeError
+from csops.renderer.errors import Problem, TreeError
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2

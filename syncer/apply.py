@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from syncer import quantity
-from syncer.desired import DesiredObject
-from syncer.errors import ApiError
-from syncer.inventory import PART_OF_LABEL
-from syncer.kube import Kube
-from syncer.objects import ObjectId, Resource
+from csops.syncer import quantity
+from csops.syncer.desired import DesiredObject
+from csops.syncer.errors import ApiError
+from csops.syncer.inventory import PART_OF_LABEL
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId, Resource
 
 UNCHANGED, CREATED, CONFIGURED, FAILED = "unchanged", "created", "configured", "failed"
 

@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syncer import logs
-from syncer.drift import DriftWatch
-from syncer.endpoints import Endpoints
-from syncer.errors import LeadershipLostError, RevisionError, SyncError
-from syncer.inventory import PART_OF_LABEL, InventoryStore
-from syncer.kube import Kube
-from syncer.leader import LeaderElector
-from syncer.metrics import Metrics
-from syncer.reconcile import Reconciler, SyncOptions, SyncResult
-from syncer.source import DEFAULT_PATH, GitSource, LocalSource, Revision, open_source
-from syncer.usage import CLUSTER_GROUP
-from syncer.watcher import PathWatcher
+from csops.syncer import logs
+from csops.syncer.drift import DriftWatch
+from csops.syncer.endpoints import Endpoints
+from csops.syncer.errors import LeadershipLostError, RevisionError, SyncError
+from csops.syncer.inventory import PART_OF_LABEL, InventoryStore
+from csops.syncer.kube import Kube
+from csops.syncer.leader import LeaderElector
+from csops.syncer.metrics import Metrics
+from csops.syncer.reconcile import Reconciler, SyncOptions, SyncResult
+from csops.syncer.source import DEFAULT_PATH, GitSource, LocalSource, Revision, open_source
+from csops.syncer.usage import CLUSTER_GROUP
+from csops.syncer.watcher import PathWatcher
 
 DEBOUNCE = 0.1
 

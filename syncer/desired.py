@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from syncer.errors import RevisionError
-from syncer.objects import ObjectId
+from csops.syncer.errors import RevisionError
+from csops.syncer.objects import ObjectId
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -9,12 +9,12 @@ from typing import Any
 
 import yaml
 
-from syncer import desired
-from syncer.apply import in_sync, prepared
-from syncer.errors import ApiError, NotFoundError
-from syncer.inventory import InventoryStore
-from syncer.kube import Kube
-from syncer.objects import ObjectId
+from csops.syncer import desired
+from csops.syncer.apply import in_sync, prepared
+from csops.syncer.errors import ApiError, NotFoundError
+from csops.syncer.inventory import InventoryStore
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId
 
 VOLATILE = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
 

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from syncer import logs
-from syncer.errors import ApiError
-from syncer.kube import Kube
-from syncer.objects import Resource
+from csops.syncer import logs
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import Resource
 
 RETRY_DELAY = 1.0
 

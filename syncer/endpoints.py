@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from syncer import webhook
-from syncer.metrics import Metrics
+from csops.syncer import webhook
+from csops.syncer.metrics import Metrics
 
 
 class Endpoints:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from csops import __version__
-from syncer.errors import NotFoundError
-from syncer.kube import Kube
-from syncer.objects import ObjectId, Resource
+from csops.syncer.errors import NotFoundError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId, Resource
 
 ID_LABEL = "applyset.kubernetes.io/id"
 PART_OF_LABEL = "applyset.kubernetes.io/part-of"

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from syncer.errors import ApiError, NotFoundError, UnreachableError
-from syncer.objects import ObjectId, Resource
+from csops.syncer.errors import ApiError, NotFoundError, UnreachableError
+from csops.syncer.objects import ObjectId, Resource
 
 FIELD_MANAGER = "csops"
 STATUS_FIELD_MANAGER = "csops-status"

@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from syncer.errors import ApiError, NotFoundError
-from syncer.kube import Kube
-from syncer.objects import Resource
+from csops.syncer.errors import ApiError, NotFoundError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import Resource
 
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from syncer.objects import ObjectId
+from csops.syncer.objects import ObjectId
 
 CRD = ObjectId("apiextensions.k8s.io", "CustomResourceDefinition", "", "")
 FOUNDATION_KINDS = frozenset(

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import PRUNE_ANNOTATION, RELEASES_ANNOTATION
-from syncer.inventory import PART_OF_LABEL
-from syncer.objects import ObjectId
-from syncer.ordering import FOUNDATION, stage_of
-from syncer.usage import ClassUsage, referenced_templates
+from csops.renderer import PRUNE_ANNOTATION, RELEASES_ANNOTATION
+from csops.syncer.inventory import PART_OF_LABEL
+from csops.syncer.objects import ObjectId
+from csops.syncer.ordering import FOUNDATION, stage_of
+from csops.syncer.usage import ClassUsage, referenced_templates
 
 
 @dataclass

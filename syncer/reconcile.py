@@ -10,16 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncer import desired, health, status
-from syncer.apply import FAILED, Applier, Outcome, prepared
-from syncer.errors import ApiError, LeadershipLostError, NotFoundError
-from syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
-from syncer.kube import Kube
-from syncer.objects import ObjectId, Resource
-from syncer.ordering import FOUNDATION, is_crd, stage_of, staged
-from syncer.prune import PruneGuards, PrunePlan, plan
-from syncer.source import Revision
-from syncer.usage import class_usage
+from csops.syncer import desired, health, status
+from csops.syncer.apply import FAILED, Applier, Outcome, prepared
+from csops.syncer.errors import ApiError, LeadershipLostError, NotFoundError
+from csops.syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId, Resource
+from csops.syncer.ordering import FOUNDATION, is_crd, stage_of, staged
+from csops.syncer.prune import PruneGuards, PrunePlan, plan
+from csops.syncer.source import Revision
+from csops.syncer.usage import class_usage
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import git
 
-from syncer.errors import SourceError
+from csops.syncer.errors import SourceError
 
 DEFAULT_PATH = "rendered/manifests"
 KEEP_SNAPSHOTS = 3

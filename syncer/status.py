@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
-from syncer.apply import FAILED
-from syncer.errors import ApiError
-from syncer.kube import Kube
-from syncer.objects import ObjectId
-from syncer.source import Revision
+from csops.renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
+from csops.syncer.apply import FAILED
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId
+from csops.syncer.source import Revision
 
 if TYPE_CHECKING:
-    from syncer.desired import DesiredObject
-    from syncer.reconcile import SyncResult
+    from csops.syncer.desired import DesiredObject
+    from csops.syncer.reconcile import SyncResult
 
 GROUP = "clusterstack.x-k8s.io"
 STACK_LABEL = "clusterstack.x-k8s.io/clusterstack"

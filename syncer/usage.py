@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import class_to_release_name
-from syncer.errors import NotFoundError
-from syncer.kube import Kube
-from syncer.objects import ObjectId
+from csops.renderer import class_to_release_name
+from csops.syncer.errors import NotFoundError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId
 
 CLUSTER_GROUP = "cluster.x-k8s.io"
 

@@ -1,3 +1,3 @@
 """Shared pytest configuration for the csops test suite."""
 
-pytest_plugins = ["controlplane.pytest_plugin"]
+pytest_plugins = ["csops.controlplane.pytest_plugin"]

@@ -11,12 +11,12 @@ from types import FrameType
 import click
 
 from csops import options
-from syncer import logs
-from syncer.addons import clusteraddon
-from syncer.addons.controller import AddonController, AddonOptions
-from syncer.addons.hooks import HookHandler, HookServer, extension_config
-from syncer.errors import SyncError
-from syncer.kube import Kube
+from csops.syncer import logs
+from csops.syncer.addons import clusteraddon
+from csops.syncer.addons.controller import AddonController, AddonOptions
+from csops.syncer.addons.hooks import HookHandler, HookServer, extension_config
+from csops.syncer.errors import SyncError
+from csops.syncer.kube import Kube
 
 EXIT_FAILED = 1
 

@@ -7,16 +7,27 @@ the command returns; ``down`` stops them. Exit codes: 0 ok, 1 failure, 2 usage.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from controlplane.devcluster import DevCluster
-from controlplane.errors import ControlPlaneError
+if TYPE_CHECKING:
+    from csops.controlplane.devcluster import DevCluster
 
 
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _cluster() -> DevCluster:
+    """The dev cluster; its control-plane code needs the ``dev`` extra (``cryptography``)."""
+    try:
+        from csops.controlplane.devcluster import DevCluster
+    except ModuleNotFoundError as exc:
+        _fail(f"csops dev-cluster needs {exc.name}: pip install 'csops[dev]'")
+        raise
+    return DevCluster()
 
 
 @click.group("dev-cluster")
@@ -33,7 +44,9 @@ def dev_cluster() -> None:
 )
 def up(port: int | None, controller_manager: bool | None) -> None:
     """Start the dev cluster in the background (idempotent)."""
-    cluster = DevCluster()
+    from csops.controlplane.errors import ControlPlaneError
+
+    cluster = _cluster()
     try:
         started = cluster.up(port=port, controller_manager=controller_manager)
         status = cluster.status()
@@ -52,7 +65,7 @@ def up(port: int | None, controller_manager: bool | None) -> None:
 @click.option("--purge", is_flag=True, help="Also delete its data, certificates and kubeconfig.")
 def down(purge: bool) -> None:
     """Stop the dev cluster (its data is kept unless --purge)."""
-    cluster = DevCluster()
+    cluster = _cluster()
     stopped = cluster.down(purge=purge)
     if stopped:
         click.echo(f"stopped {', '.join(stopped)}")
@@ -65,7 +78,7 @@ def down(purge: bool) -> None:
 @dev_cluster.command()
 def kubeconfig() -> None:
     """Print the path of the dev cluster's kubeconfig."""
-    path = DevCluster().kubeconfig_path
+    path = _cluster().kubeconfig_path
     if not path.is_file():
         _fail("no dev cluster kubeconfig yet; run `csops dev-cluster up`")
     click.echo(str(path))
@@ -74,7 +87,7 @@ def kubeconfig() -> None:
 @dev_cluster.command()
 def status() -> None:
     """Show whether the dev cluster runs (exit 0 when ready, 1 otherwise)."""
-    current = DevCluster().status()
+    current = _cluster().status()
     if not current.running:
         click.echo("dev cluster is not running")
         if current.pids:

@@ -18,7 +18,7 @@ import click
 
 from csops import console, options
 from csops.commands.render import EXIT_FAILED, _fail, _run, mode_option, repo_argument
-from renderer import RendererError, objectdiff, publish
+from csops.renderer import RendererError, objectdiff, publish
 
 FORMATS = ("text", "markdown", "json")
 _STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
@@ -80,9 +80,9 @@ def _cluster_diff(
 ) -> tuple[str, bool, bool]:
     """Render afresh and ask the syncer what applying it would change (a dry run)."""
     try:
-        from syncer.diff import cluster_diff
-        from syncer.errors import SyncError
-        from syncer.kube import Kube
+        from csops.syncer.diff import cluster_diff
+        from csops.syncer.errors import SyncError
+        from csops.syncer.kube import Kube
     except ImportError as exc:  # a renderer-only installation
         console.err.print(f"[red]error:[/] --cluster needs the syncer: {exc}")
         sys.exit(EXIT_FAILED)

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from csops import console, options
-from renderer import (
+from csops.renderer import (
     Problem,
     RendererError,
     RenderResult,

@@ -11,18 +11,18 @@ from types import FrameType
 import click
 
 from csops import console, options
-from syncer import logs
-from syncer.addons import clusteraddon
-from syncer.addons.controller import AddonController, AddonOptions
-from syncer.addons.hooks import HookHandler, HookServer
-from syncer.addons.sidecar import AddonSidecar
-from syncer.controller import Controller, SyncConfig, default_cache_dir, sync_once
-from syncer.errors import SyncError
-from syncer.inventory import InventoryStore
-from syncer.kube import Kube
-from syncer.prune import PruneGuards
-from syncer.reconcile import SyncOptions
-from syncer.source import DEFAULT_PATH, Revision
+from csops.syncer import logs
+from csops.syncer.addons import clusteraddon
+from csops.syncer.addons.controller import AddonController, AddonOptions
+from csops.syncer.addons.hooks import HookHandler, HookServer
+from csops.syncer.addons.sidecar import AddonSidecar
+from csops.syncer.controller import Controller, SyncConfig, default_cache_dir, sync_once
+from csops.syncer.errors import SyncError
+from csops.syncer.inventory import InventoryStore
+from csops.syncer.kube import Kube
+from csops.syncer.prune import PruneGuards
+from csops.syncer.reconcile import SyncOptions
+from csops.syncer.source import DEFAULT_PATH, Revision
 
 EXIT_FAILED = 1
 

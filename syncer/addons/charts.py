@@ -11,9 +11,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from renderer import INSTANCE_LABEL, RendererError, render_addon
-from syncer.addons.errors import ChartError
-from syncer.addons.releases import ReleaseBundle
+from csops.renderer import INSTANCE_LABEL, RendererError, render_addon
+from csops.syncer.addons.errors import ChartError
+from csops.syncer.addons.releases import ReleaseBundle
 
 OWNED = "owned"
 POD_TEMPLATE_KINDS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet"})

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncer.addons.cluster import ClusterView
-from syncer.kube import Kube
-from syncer.objects import Resource
+from csops.syncer.addons.cluster import ClusterView
+from csops.syncer.kube import Kube
+from csops.syncer.objects import Resource
 
 GROUP = "clusterstack.x-k8s.io"
 API_VERSION = f"{GROUP}/v1alpha1"

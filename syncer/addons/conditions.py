@@ -14,9 +14,9 @@ import celpy
 from celpy import celparser, celtypes
 from celpy.adapter import json_to_cel
 
-from renderer import Condition
-from syncer.errors import ApiError
-from syncer.kube import Kube
+from csops.renderer import Condition
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
 
 DEFAULT_NAMESPACE = "kube-system"
 

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from syncer import logs
-from syncer.addons.cluster import CLUSTER_API_VERSION, ClusterView, view
-from syncer.addons.reconcile import AddonOptions, ClusterReconciler, Result
-from syncer.addons.releases import ReleaseCatalog
-from syncer.addons.workload import WorkloadClients
-from syncer.drift import DriftWatch
-from syncer.errors import ApiError
-from syncer.kube import Kube
+from csops.syncer import logs
+from csops.syncer.addons.cluster import CLUSTER_API_VERSION, ClusterView, view
+from csops.syncer.addons.reconcile import AddonOptions, ClusterReconciler, Result
+from csops.syncer.addons.releases import ReleaseCatalog
+from csops.syncer.addons.workload import WorkloadClients
+from csops.syncer.drift import DriftWatch
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
 
 
 @dataclass

@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import Condition, Stage
-from syncer.addons import charts, conditions
-from syncer.addons.charts import ClusterContext
-from syncer.addons.errors import AddonError
-from syncer.addons.releases import ReleaseBundle
-from syncer.apply import FAILED, Applier
-from syncer.errors import ApiError, LeadershipLostError, NotFoundError
-from syncer.kube import Kube
-from syncer.objects import ObjectId, Resource
+from csops.renderer import Condition, Stage
+from csops.syncer.addons import charts, conditions
+from csops.syncer.addons.charts import ClusterContext
+from csops.syncer.addons.errors import AddonError
+from csops.syncer.addons.releases import ReleaseBundle
+from csops.syncer.apply import FAILED, Applier
+from csops.syncer.errors import ApiError, LeadershipLostError, NotFoundError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId, Resource
 
 PENDING = "Pending"
 WAITING_PRE = "waitingForPreCondition"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncer.errors import SyncError
+from csops.syncer.errors import SyncError
 
 
 class AddonError(SyncError):

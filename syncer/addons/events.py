@@ -7,9 +7,9 @@ import datetime
 import socket
 from typing import Any
 
-from syncer import logs
-from syncer.errors import ApiError
-from syncer.kube import Kube
+from csops.syncer import logs
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
 
 COMPONENT = "csops-addons"
 APPLIED, UPGRADE_STARTED, UPGRADE_DONE, FAILED = (

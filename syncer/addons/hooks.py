@@ -20,16 +20,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from syncer import logs
-from syncer.addons import clusteraddon, gate
-from syncer.addons.cluster import view
-from syncer.addons.releases import (
+from csops.syncer import logs
+from csops.syncer.addons import clusteraddon, gate
+from csops.syncer.addons.cluster import view
+from csops.syncer.addons.releases import (
     AFTER_CONTROL_PLANE_INITIALIZED,
     BEFORE_CLUSTER_UPGRADE,
     ReleaseCatalog,
 )
-from syncer.errors import ApiError
-from syncer.kube import Kube
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
 
 HOOKS_API = "hooks.runtime.cluster.x-k8s.io/v1alpha1"
 PREFIX = f"/{HOOKS_API}/"

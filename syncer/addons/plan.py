@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer import Stage, Version, VersionError
-from syncer.addons.releases import (
+from csops.renderer import Stage, Version, VersionError
+from csops.syncer.addons.releases import (
     AFTER_CONTROL_PLANE_INITIALIZED,
     BEFORE_CLUSTER_UPGRADE,
     ReleaseBundle,

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncer import logs
-from syncer.addons import charts, clusteraddon, events, gate, waits
-from syncer.addons.charts import ClusterContext
-from syncer.addons.cluster import ClusterView, ObjectRef
-from syncer.addons.engine import (
+from csops.syncer import logs
+from csops.syncer.addons import charts, clusteraddon, events, gate, waits
+from csops.syncer.addons.charts import ClusterContext
+from csops.syncer.addons.cluster import ClusterView, ObjectRef
+from csops.syncer.addons.engine import (
     PENDING,
     WAITING_POST,
     WAITING_PRE,
@@ -25,13 +25,13 @@ from syncer.addons.engine import (
     StageEngine,
     Workload,
 )
-from syncer.addons.errors import (
+from csops.syncer.addons.errors import (
     AddonError,
     ChartError,
     ReleaseMissingError,
     WorkloadUnreachableError,
 )
-from syncer.addons.plan import (
+from csops.syncer.addons.plan import (
     CREATED,
     INSTALL,
     RUN_ANNOTATION,
@@ -44,12 +44,12 @@ from syncer.addons.plan import (
     Plan,
     decide,
 )
-from syncer.addons.releases import ReleaseBundle, ReleaseCatalog
-from syncer.addons.status import AddonStatus, write
-from syncer.addons.workload import WorkloadClients
-from syncer.errors import ApiError, LeadershipLostError
-from syncer.kube import Kube
-from syncer.objects import ObjectId
+from csops.syncer.addons.releases import ReleaseBundle, ReleaseCatalog
+from csops.syncer.addons.status import AddonStatus, write
+from csops.syncer.addons.workload import WorkloadClients
+from csops.syncer.errors import ApiError, LeadershipLostError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId
 
 
 @dataclass

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer import (
+from csops.renderer import (
     ADDON_CONFIG,
     HOOKS,
     AddonConfig,
@@ -19,7 +19,7 @@ from renderer import (
     load_addon_config,
     read_release,
 )
-from syncer.addons.errors import ReleaseMissingError
+from csops.syncer.addons.errors import ReleaseMissingError
 
 AFTER_CONTROL_PLANE_INITIALIZED, BEFORE_CLUSTER_UPGRADE = HOOKS
 OLD_CONVENTION_CHART = "cluster-addon"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 
-from syncer import logs
-from syncer.addons.controller import AddonController
-from syncer.addons.hooks import HookHandler
-from syncer.controller import Controller
-from syncer.source import Revision
+from csops.syncer import logs
+from csops.syncer.addons.controller import AddonController
+from csops.syncer.addons.hooks import HookHandler
+from csops.syncer.controller import Controller
+from csops.syncer.source import Revision
 
 JOIN_TIMEOUT = 10.0
 

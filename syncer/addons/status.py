@@ -13,8 +13,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncer.addons import clusteraddon
-from syncer.kube import Kube
+from csops.syncer.addons import clusteraddon
+from csops.syncer.kube import Kube
 
 ORDER = (
     "ClusterReady",

@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncer.addons.cluster import ClusterView
-from syncer.addons.errors import WorkloadUnreachableError
-from syncer.errors import ApiError
-from syncer.kube import Kube
+from csops.syncer.addons.cluster import ClusterView
+from csops.syncer.addons.errors import WorkloadUnreachableError
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
 
 KUBECONFIG_KEY = "value"
 

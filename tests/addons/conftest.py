@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from controlplane import ControlPlane
-from renderer import render_repo, write
-from syncer.addons.controller import AddonController, AddonOptions
-from syncer.kube import Kube
+from csops.controlplane import ControlPlane
+from csops.renderer import render_repo, write
+from csops.syncer.addons.controller import AddonController, AddonOptions
+from csops.syncer.kube import Kube
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = REPO_ROOT / "stacks"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from syncer.addons.controller import AddonController
-from syncer.kube import Kube
+from csops.syncer.addons.controller import AddonController
+from csops.syncer.kube import Kube
 from tests.addons.conftest import Clusters, condition, ready, wait_for
 
 OWNED = "clusterstack.x-k8s.io/instance"

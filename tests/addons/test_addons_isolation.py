@@ -7,10 +7,10 @@ import re
 import threading
 from pathlib import Path
 
-from controlplane import ControlPlane
-from controlplane.ports import free_port
-from syncer.addons.controller import AddonController
-from syncer.kube import Kube
+from csops.controlplane import ControlPlane
+from csops.controlplane.ports import free_port
+from csops.syncer.addons.controller import AddonController
+from csops.syncer.kube import Kube
 from tests.addons.conftest import OWNED, Clusters, condition, fast_options, ready, wait_for
 
 ALDER_V1, ALDER_V2 = "docker-alder-1-29-v1", "docker-alder-1-29-v2"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from syncer.addons.engine import Workload
-from syncer.errors import LeadershipLostError
-from syncer.kube import Kube
+from csops.syncer.addons.engine import Workload
+from csops.syncer.errors import LeadershipLostError
+from csops.syncer.kube import Kube
 
 CONFIGMAP = {
     "apiVersion": "v1",

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from controlplane import ControlPlane
-from syncer.addons.controller import AddonController
-from syncer.addons.sidecar import AddonSidecar
-from syncer.controller import Controller, SyncConfig
-from syncer.kube import Kube
+from csops.controlplane import ControlPlane
+from csops.syncer.addons.controller import AddonController
+from csops.syncer.addons.sidecar import AddonSidecar
+from csops.syncer.controller import Controller, SyncConfig
+from csops.syncer.kube import Kube
 from tests.addons.conftest import Clusters, condition, fast_options, ready, wait_for
 from tests.syncer.conftest import git, rendered_stacks
 

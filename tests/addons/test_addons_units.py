@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from syncer.addons import gate
-from syncer.addons.conditions import evaluate
-from syncer.addons.plan import INSTALL, STEADY, SWITCH, UPGRADE, AddonState, decide, same_version
-from syncer.addons.releases import ReleaseCatalog
+from csops.syncer.addons import gate
+from csops.syncer.addons.conditions import evaluate
+from csops.syncer.addons.plan import (
+    INSTALL,
+    STEADY,
+    SWITCH,
+    UPGRADE,
+    AddonState,
+    decide,
+    same_version,
+)
+from csops.syncer.addons.releases import ReleaseCatalog
 
 RELEASES = Path(__file__).resolve().parents[2] / "stacks/rendered/releases"
 

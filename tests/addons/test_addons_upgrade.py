@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from syncer.addons.controller import AddonController
-from syncer.addons.hooks import HOOKS_API, HookHandler, HookServer, extension_config
-from syncer.kube import Kube
+from csops.syncer.addons.controller import AddonController
+from csops.syncer.addons.hooks import HOOKS_API, HookHandler, HookServer, extension_config
+from csops.syncer.kube import Kube
 from tests.addons.conftest import (
     Clusters,
     FakeClock,

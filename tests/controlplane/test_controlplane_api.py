@@ -9,8 +9,8 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client import ApiClient, V1ConfigMap, V1ObjectMeta
 
-from controlplane import ControlPlane
-from controlplane.server import api_client_from, close_api_client
+from csops.controlplane import ControlPlane
+from csops.controlplane.server import api_client_from, close_api_client
 
 
 def test_version_is_the_pinned_release(api_client: ApiClient) -> None:

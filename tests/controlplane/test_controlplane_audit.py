@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from kubernetes import client
 from kubernetes.client import V1ConfigMap, V1ObjectMeta
 
-from controlplane import AuditLog, ControlPlane
-from controlplane.server import api_client_from, close_api_client
+from csops.controlplane import AuditLog, ControlPlane
+from csops.controlplane.server import api_client_from, close_api_client
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from kubernetes import client
 
-from controlplane.processes import pid_alive
-from controlplane.server import api_client_from, close_api_client
+from csops.controlplane.processes import pid_alive
+from csops.controlplane.server import api_client_from, close_api_client
 
 CSOPS = str(Path(sys.executable).parent / "csops")
 

@@ -10,7 +10,7 @@ from kubernetes import client
 from kubernetes.client import ApiClient, V1ConfigMap, V1Namespace, V1ObjectMeta, V1OwnerReference
 from kubernetes.client.exceptions import ApiException
 
-from controlplane import ControlPlane
+from csops.controlplane import ControlPlane
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 INNER_TEST = """
-pytest_plugins = ["controlplane.pytest_plugin"]
+pytest_plugins = ["csops.controlplane.pytest_plugin"]
 
 def test_fails(kubeconfig):
     assert kubeconfig.is_file()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import Result
 
-from renderer import objectdiff
+from csops.renderer import objectdiff
 from tests.gitflow.conftest import bump, git, offer
 
 Csops = Callable[..., Result]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer.hashes import dirhash_h1
+from csops.renderer.hashes import dirhash_h1
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "scs"

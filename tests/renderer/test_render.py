@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer import render_repo, write
-from renderer.errors import ImmutableReleaseError, RendererError
-from renderer.hashes import stack_hash
+from csops.renderer import render_repo, write
+from csops.renderer.errors import ImmutableReleaseError, RendererError
+from csops.renderer.hashes import stack_hash
 from tests.renderer.conftest import EXAMPLES, snapshot
 
 ALDER = Path("providers/docker/alder/1-29")

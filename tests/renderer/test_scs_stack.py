@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from renderer import render_repo, write
+from csops.renderer import render_repo, write
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "scs" / "cluster-stacks-docker-scs"
 

@@ -15,8 +15,8 @@ from click.testing import Result
 from helm_python import package
 from helm_python.registry import repo_index_generate
 
-from renderer import render_repo, write
-from renderer.errors import RendererError
+from csops.renderer import render_repo, write
+from csops.renderer.errors import RendererError
 
 ALDER = Path("providers/docker/alder/1-29")
 METRICS = Path("providers/openstack/birch/cluster-addon/metrics-server")

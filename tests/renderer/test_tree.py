@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from renderer import render_repo
-from renderer.tree import compare, read_tree, write_tree
+from csops.renderer import render_repo
+from csops.renderer.tree import compare, read_tree, write_tree
 
 
 def test_write_tree_replaces_everything_at_once(tmp_path: Path) -> None:

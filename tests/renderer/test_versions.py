@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.names import (
+from csops.renderer.names import (
     KubernetesVersion,
     NamingError,
     StackId,
     class_to_release_name,
     parse_release_name,
 )
-from renderer.versions import Version, VersionError, hash_version
+from csops.renderer.versions import Version, VersionError, hash_version
 
 
 def test_dot_and_dash_forms_round_trip() -> None:

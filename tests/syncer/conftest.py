@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import ControlPlane
-from renderer import render_repo, write
-from syncer.controller import SyncConfig
-from syncer.kube import Kube
+from csops.controlplane import ControlPlane
+from csops.renderer import render_repo, write
+from csops.syncer.controller import SyncConfig
+from csops.syncer.kube import Kube
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = REPO_ROOT / "stacks"

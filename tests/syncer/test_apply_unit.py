@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from syncer import quantity
-from syncer.apply import comparable, in_sync, is_subset, owned_by
+from csops.syncer import quantity
+from csops.syncer.apply import comparable, in_sync, is_subset, owned_by
 
 # ------------------------------------------------------------------ quantities
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from syncer.desired import load, load_file
-from syncer.errors import RevisionError
-from syncer.inventory import (
+from csops.syncer.desired import load, load_file
+from csops.syncer.errors import RevisionError
+from csops.syncer.inventory import (
     GROUP_KINDS_ANNOTATION,
     ID_LABEL,
     NAMESPACES_ANNOTATION,
@@ -20,8 +20,8 @@ from syncer.inventory import (
     InventoryStore,
     applyset_id,
 )
-from syncer.objects import ObjectId, Resource
-from syncer.webhook import sign, verify
+from csops.syncer.objects import ObjectId, Resource
+from csops.syncer.webhook import sign, verify
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: ns\n"
 

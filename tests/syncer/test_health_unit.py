@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from syncer.health import (
+from csops.syncer.health import (
     CURRENT,
     FAILED,
     IN_PROGRESS,

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from renderer import PRUNE_ANNOTATION, RELEASES_ANNOTATION
-from syncer.inventory import PART_OF_LABEL
-from syncer.objects import ObjectId
-from syncer.ordering import CLASSES, FOUNDATION, REST, STAGE_NAMES, is_crd, stage_of, staged
-from syncer.prune import PruneGuards, plan
-from syncer.usage import ClassUsage, referenced_templates
+from csops.renderer import PRUNE_ANNOTATION, RELEASES_ANNOTATION
+from csops.syncer.inventory import PART_OF_LABEL
+from csops.syncer.objects import ObjectId
+from csops.syncer.ordering import CLASSES, FOUNDATION, REST, STAGE_NAMES, is_crd, stage_of, staged
+from csops.syncer.prune import PruneGuards, plan
+from csops.syncer.usage import ClassUsage, referenced_templates
 
 SET = "applyset-abc-v1"
 NS = "stacks"

@@ -12,12 +12,12 @@ from dataclasses import replace
 
 import pytest
 
-from controlplane import AuditLog
-from syncer import webhook
-from syncer.controller import Controller, SyncConfig, sync_once
-from syncer.diff import cluster_diff
-from syncer.kube import Kube
-from syncer.source import open_source
+from csops.controlplane import AuditLog
+from csops.syncer import webhook
+from csops.syncer.controller import Controller, SyncConfig, sync_once
+from csops.syncer.diff import cluster_diff
+from csops.syncer.kube import Kube
+from csops.syncer.source import open_source
 from tests.syncer.conftest import StacksRepo, git
 
 OLD = "docker-alder-1-29-v1"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from controlplane import AuditLog
-from syncer.controller import SyncConfig, sync_once
-from syncer.inventory import PART_OF_LABEL
-from syncer.kube import Kube
+from csops.controlplane import AuditLog
+from csops.syncer.controller import SyncConfig, sync_once
+from csops.syncer.inventory import PART_OF_LABEL
+from csops.syncer.kube import Kube
 from tests.syncer.conftest import StacksRepo
 
 GROUP = "clusterstack.x-k8s.io/v1alpha1"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import AuditLog
-from syncer.errors import LeadershipLostError
-from syncer.inventory import InventoryStore
-from syncer.kube import Kube
-from syncer.objects import ObjectId
-from syncer.reconcile import Reconciler
-from syncer.source import Revision
+from csops.controlplane import AuditLog
+from csops.syncer.errors import LeadershipLostError
+from csops.syncer.inventory import InventoryStore
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId
+from csops.syncer.reconcile import Reconciler
+from csops.syncer.source import Revision
 
 OBJECTS = """\
 apiVersion: v1

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controlplane import AuditLog
-from syncer.inventory import InventoryStore
-from syncer.kube import Kube
-from syncer.reconcile import Reconciler, SyncOptions
-from syncer.source import Revision
+from csops.controlplane import AuditLog
+from csops.syncer.inventory import InventoryStore
+from csops.syncer.kube import Kube
+from csops.syncer.reconcile import Reconciler, SyncOptions
+from csops.syncer.source import Revision
 
 MANIFESTS = """\
 apiVersion: apps/v1

@@ -9,10 +9,10 @@ import sys
 import time
 from collections.abc import Callable
 
-from controlplane import ControlPlane
-from syncer.controller import SyncConfig, sync_once
-from syncer.inventory import InventoryStore
-from syncer.kube import Kube
+from csops.controlplane import ControlPlane
+from csops.syncer.controller import SyncConfig, sync_once
+from csops.syncer.inventory import InventoryStore
+from csops.syncer.kube import Kube
 from tests.syncer.conftest import StacksRepo
 
 

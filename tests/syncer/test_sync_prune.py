@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from syncer.controller import SyncConfig, sync_once
-from syncer.errors import RevisionError
-from syncer.kube import Kube
-from syncer.objects import ObjectId
+from csops.syncer.controller import SyncConfig, sync_once
+from csops.syncer.errors import RevisionError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId
 from tests.syncer.conftest import StacksRepo
 
 OLD, NEW = "docker-alder-1-29-v1", "docker-alder-1-29-v2"
@@ -121,7 +121,7 @@ def test_empty_or_broken_revision_prunes_nothing(
         sync_once(sync_config, kube)
     assert exists(kube, CC, "ClusterClass", stacks_repo.namespace, OLD)
     members = sync_config  # inventory untouched: same member count as after the first sync
-    from syncer.inventory import InventoryStore
+    from csops.syncer.inventory import InventoryStore
 
     inv = InventoryStore(kube, members.name, members.inventory_namespace).read()
     assert len(inv.members) == count
@@ -141,7 +141,7 @@ def test_mass_prune_needs_a_flag(
     assert exists(kube, CC, "ClusterClass", stacks_repo.namespace, OLD)
     from dataclasses import replace
 
-    from syncer.prune import PruneGuards
+    from csops.syncer.prune import PruneGuards
 
     options = replace(sync_config.options, guards=PruneGuards(allow_mass_prune=True))
     result = sync_once(replace(sync_config, options=options), kube)
