@@ -1,34 +1,82 @@
-"""The ``csops`` command: kubectl/git conventions, exit codes 0 ok, 1 failure, 2 usage."""
+"""The ``csops`` command: kubectl/git conventions, exit codes 0 ok, 1 failure, 2 usage.
+
+Commands are imported only when they run: ``csops --version`` and ``csops --help`` load click
+and this module, not the Kubernetes client, Helm or CEL behind the commands.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from csops import __version__
 
+#: name → (module:attribute of the click command, one-line summary for ``csops --help``).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": (
+        "csops.commands.render:validate",
+        "Check a stacks repository: schemas, names, versions, charts.",
+    ),
+    "render": (
+        "csops.commands.render:render",
+        "Render stack sources and ClusterStacks into the rendered tree.",
+    ),
+    "diff": (
+        "csops.commands.diff:diff",
+        "Show which objects and releases a change touches.",
+    ),
+    "ls": ("csops.commands.render:ls", "List stacks, releases and ClusterClass names."),
+    "hash": ("csops.commands.render:hash_", "Print csctl's hash and hash-mode version of a stack."),
+    "sync": (
+        "csops.commands.sync:sync",
+        "Reconcile a management cluster toward the rendered manifests.",
+    ),
+    "status": ("csops.commands.sync:status", "Show what the last sync pass did."),
+    "addons": (
+        "csops.commands.addons:addons",
+        "Bring each workload cluster's addons up (the addon controller).",
+    ),
+    "dev-cluster": (
+        "csops.commands.dev_cluster:dev_cluster",
+        "Run a local control plane with the Cluster API CRDs.",
+    ),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use, listed from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted (as click lists them)."""
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the command, or ``None`` for an unknown name."""
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        target, summary = entry
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        command.short_help = command.short_help or summary
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from the summaries, without importing any command."""
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="csops")
 def cli() -> None:
     """Render Cluster Stacks from git and sync them to a management cluster."""
 
 
-def _register() -> None:
-    from csops.commands import dev_cluster, diff, render
-
-    for command in (render.validate, render.render, render.hash_, render.ls, diff.diff):
-        cli.add_command(command)
-    cli.add_command(dev_cluster.dev_cluster)
-    from csops.commands import sync
-
-    cli.add_command(sync.sync)
-    cli.add_command(sync.status)
-    from csops.commands import addons
-
-    cli.add_command(addons.addons)
-
-
 def main() -> None:
     """Console-script entry point."""
-    _register()
     cli()

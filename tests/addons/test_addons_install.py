@@ -110,9 +110,8 @@ def test_waits_for_control_plane(
 def test_cli_once(clusters: Clusters, workload: Kube, releases, control_plane, tmp_path) -> None:
     from click.testing import CliRunner
 
-    from csops.cli import _register, cli
+    from csops.cli import cli
 
-    _register()
     clusters.create("cli", "docker-alder-1-29-v1", "v1.29.4")
     args = [
         "addons",

@@ -89,9 +89,8 @@ def reasons(kube: Kube, namespace: str, name: str) -> set[str]:
 def test_sync_once_syncs_the_stacks_and_applies_the_addons(
     repo: Repo, clusters: Clusters, workload: Kube, control_plane: ControlPlane, mgmt: Kube
 ) -> None:
-    from csops.cli import _register, cli
+    from csops.cli import cli
 
-    _register()
     started = time.monotonic()
     clusters.create("once", ALDER, "v1.29.4")
     result = CliRunner().invoke(
@@ -119,9 +118,8 @@ def test_sync_once_syncs_the_stacks_and_applies_the_addons(
 def test_sync_no_addons_leaves_clusters_alone(
     repo: Repo, clusters: Clusters, control_plane: ControlPlane
 ) -> None:
-    from csops.cli import _register, cli
+    from csops.cli import cli
 
-    _register()
     clusters.create("untouched", ALDER, "v1.29.4")
     kubeconfig = control_plane.kubeconfig_for("csops")
     result = CliRunner().invoke(cli, sync_args(repo, kubeconfig, "--once", "--no-addons"))

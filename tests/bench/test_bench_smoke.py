@@ -227,3 +227,29 @@ def test_stats() -> None:
     assert stats.min <= q1 <= stats.median <= q3 <= stats.max
     assert report.fmt(0.25, "ratio") == "+25.0 %"
     assert report.fmt(0.4, "s") == "400 ms"
+
+
+def test_startup_results_hold_the_import_bar(tmp_path: Path) -> None:
+    """The start-up group runs, reports every figure and checks the import bar it states."""
+    results = tmp_path / "results"
+    done = _bench(
+        "--quick", "--cases", "startup", "--results-dir", str(results), "--no-docs", timeout=200
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    data = json.loads((results / "startup.json").read_text())
+    assert data["errors"] == []
+    figures = {f["key"]: f for f in data["figures"]}
+    assert set(figures) == {
+        "startup.version",
+        "startup.help",
+        "startup.render-help",
+        "startup.sync-help",
+        "startup.python",
+    }
+    for key in ("startup.version", "startup.help"):
+        assert figures[key]["met"] is True, figures[key]["detail"]
+        assert figures[key]["detail"]["heavy_imported"] == []
+        assert figures[key]["detail"]["slowest_imports"], key
+    # The check can fail: a command that uses Helm is seen importing it.
+    assert "helm_python" in figures["startup.render-help"]["detail"]["heavy_imported"]
+    assert all(f["median"] > 0 for f in figures.values())

@@ -72,7 +72,6 @@ def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def csops() -> Callable[..., Result]:
     """Run the ``csops`` CLI in-process; returns click's Result."""
-    cli_module._register()
     runner = CliRunner()
 
     def run(*args: str | Path) -> Result:

@@ -31,8 +31,7 @@ def _commands(text: str) -> list[list[str]]:
 
 
 def _check(words: list[str]) -> None:
-    cli_module._register()
-    command = cli_module.cli.commands.get(words[0])
+    command = cli_module.cli.get_command(click.Context(cli_module.cli), words[0])
     assert command is not None, f"csops {words[0]}: no such command"
     known: set[str] = set()
     for param in command.params:

@@ -26,7 +26,6 @@ def stacks_repo(tmp_path: Path) -> Path:
 def csops(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
     """Run the ``csops`` CLI in-process; returns click's Result (exit code, stdout, stderr)."""
     monkeypatch.setenv("CSOPS_CACHE_DIR", str(tmp_path / "cache"))
-    cli_module._register()
     runner = CliRunner()
 
     def run(*args: str | Path) -> Result:
