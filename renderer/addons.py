@@ -9,11 +9,12 @@ our own.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csops.renderer import documents, helm, schemas
+from csops.renderer import documents, gotemplate, helm, schemas
 from csops.renderer.errors import HelmError, Problem, ProblemList, SourceError
 from csops.renderer.helm import RenderedFile
 from csops.renderer.manifests import parse_files
@@ -82,7 +83,7 @@ def load_config(path: Path, display: str) -> AddonConfig:
 def check_stage_charts(
     config: AddonConfig, charts: set[str], display: str, text: str
 ) -> list[Problem]:
-    """Every stage must name a chart directory under ``cluster-addon/``."""
+    """Stages naming no chart directory under ``cluster-addon/`` (warnings: CSO skips them)."""
     lines = documents.line_index(text)
     problems = []
     for hook, stages in config.stages.items():
@@ -91,7 +92,9 @@ def check_stage_charts(
                 problems.append(
                     Problem(
                         display,
-                        f"stage {stage.name!r} names no chart under cluster-addon/",
+                        f"stage {stage.name!r} names no chart under cluster-addon/; the stage "
+                        "is skipped and the ClusterAddon reports HelmChartFound=False "
+                        "(HelmChartMissing), as CSO does",
                         field=f"addonStages.{hook}[{i}].name",
                         line=lines.get(("addonStages", hook, i, "name")),
                         hint=f"available charts: {', '.join(sorted(charts)) or 'none'}",
@@ -134,16 +137,17 @@ def template_values(
     control_plane: dict[str, Any] | None = None,
     infra_cluster: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a values file for one cluster: the ``values`` string if present, else the doc."""
-    rendered = helm.template_values(
-        text,
-        {
-            "Cluster": cluster,
-            "ControlPlane": control_plane or {},
-            "InfraCluster": infra_cluster or {},
-        },
-        display=display,
-    )
+    """Evaluate a values file for one cluster: the ``values`` string if present, else the doc.
+
+    The template's dot holds ``Cluster`` and, when the Cluster references them, its
+    ``ControlPlane`` and ``InfraCluster`` objects, as in CSO.
+    """
+    dot = {"Cluster": cluster}
+    if control_plane is not None:
+        dot["ControlPlane"] = control_plane
+    if infra_cluster is not None:
+        dot["InfraCluster"] = infra_cluster
+    rendered = helm.template_values(text, dot, display=display)
     doc = documents.loads_one(rendered, display) or {}
     if isinstance(doc, dict) and isinstance(doc.get("values"), str):
         doc = documents.loads_one(doc["values"], f"{display} (values)") or {}
@@ -165,10 +169,11 @@ def render_addon(
     """Render one addon chart for one cluster, as CSO does (CRDs included, kube-system)."""
     values = None
     if values_file is not None and values_file.is_file():
+        beside = values_file.parent != chart_dir
         values = template_values(
             values_file.read_text(encoding="utf-8"),
             cluster,
-            display=f"{display}/{values_file.name}",
+            display=f"{display.rsplit('/', 1)[0] if beside else display}/{values_file.name}",
             control_plane=control_plane,
             infra_cluster=infra_cluster,
         )
@@ -199,30 +204,74 @@ def addon_charts(release_dir: Path, new_convention: bool) -> dict[str, tuple[Pat
     }
 
 
+SAMPLE_HINT = (
+    "checked against a sample Cluster only; a real Cluster may have what the template reads, "
+    "and csops renders the addons per cluster when it syncs"
+)
+
+
+def _sample_warning(problem: Problem) -> Problem:
+    return Problem(
+        problem.file,
+        f"could not be checked against a sample Cluster: {problem.message}",
+        problem.field,
+        problem.line,
+        SAMPLE_HINT,
+    )
+
+
+def _cso_functions(text: str, display: str) -> list[Problem]:
+    """Functions a values file calls that CSO's text/template with slim-sprig does not have."""
+    return [
+        Problem(
+            display,
+            f"calls {name!r}, which CSO's values templating (text/template with slim-sprig) "
+            "does not have: the Cluster Stack Operator would fail on this file",
+            line=line,
+            hint="use a sprig function both know, or accept that only csops renders it",
+        )
+        for name, line in gotemplate.functions(text)
+        if name not in gotemplate.CSO_FUNCTIONS
+    ]
+
+
 def check_release_addons(
     release_dir: Path, class_name: str, kubernetes: str, display: str
-) -> list[Problem]:
-    """Every addon chart of a release renders for a sample Cluster; stages name real charts."""
+) -> tuple[list[Problem], list[Problem]]:
+    """Check a release's addons: (problems, warnings).
+
+    Problems are what no cluster can fix: a malformed ``clusteraddon.yaml``, a chart Helm
+    cannot load. Everything checked against the sample Cluster is a warning: stages naming no
+    chart (CSO skips them), values templates reading what the sample lacks, renders that
+    fail or repeat an object.
+    """
     problems = ProblemList()
+    warnings: list[Problem] = []
     new = (release_dir / ADDON_CONFIG).is_file()
     charts = addon_charts(release_dir, new)
     if new:
         config_path = release_dir / ADDON_CONFIG
         try:
             config = load_config(config_path, f"{display}/{ADDON_CONFIG}")
-            problems.extend(
-                check_stage_charts(
-                    config,
-                    set(charts),
-                    f"{display}/{ADDON_CONFIG}",
-                    config_path.read_text(encoding="utf-8"),
-                )
+            warnings += check_stage_charts(
+                config,
+                set(charts),
+                f"{display}/{ADDON_CONFIG}",
+                config_path.read_text(encoding="utf-8"),
             )
         except SourceError as exc:
             problems.extend(exc.problems)
     cluster = sample_cluster(class_name, kubernetes)
     for name, (chart_dir, values_file) in charts.items():
         where = f"{display}/{ADDON_DIR}" + (f"/{name}" if new else "")
+        try:
+            helm.chart_metadata(chart_dir)
+        except HelmError as exc:
+            problems.extend([dataclasses.replace(p, file=where) for p in exc.problems])
+            continue
+        if values_file is not None and values_file.is_file():
+            values_display = f"{display}/{values_file.relative_to(release_dir).as_posix()}"
+            warnings += _cso_functions(values_file.read_text(encoding="utf-8"), values_display)
         try:
             objects = render_addon(
                 chart_dir,
@@ -232,17 +281,15 @@ def check_release_addons(
                 display=where,
             )
         except (SourceError, HelmError) as exc:
-            problems.extend(exc.problems)
+            warnings += [_sample_warning(p) for p in exc.problems]
             continue
         seen: set[tuple[str, str, str, str]] = set()
         for obj in objects:
             meta = obj.get("metadata") or {}
             key = (obj["apiVersion"], obj["kind"], str(meta.get("namespace", "")), meta["name"])
             if key in seen:
-                problems.add(
-                    where,
-                    f"renders {obj['kind']} {meta['name']} twice",
-                    hint="object identities must be unique",
+                warnings.append(
+                    _sample_warning(Problem(where, f"renders {obj['kind']} {meta['name']} twice"))
                 )
             seen.add(key)
-    return problems.problems
+    return problems.problems, warnings

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from csops.renderer import documents, helm, markers
+from csops.renderer import dependencies, documents, helm, markers
 from csops.renderer.errors import Problem, ProblemList, SourceError
 from csops.renderer.hashes import StackHashes
 from csops.renderer.hashes import source_hashes as _layer_hashes
@@ -93,8 +93,8 @@ def _files_of(directory: Path, prefix: str) -> dict[str, bytes]:
 
 def build_bundle(
     source: StackSource, versions: ReleaseVersions, hashes: StackHashes
-) -> dict[str, bytes]:
-    """The files of a new release bundle, relative to the bundle directory."""
+) -> tuple[dict[str, bytes], list[Problem]]:
+    """The files of a new release bundle, relative to the bundle directory, and warnings."""
     values = {
         markers.CLUSTER_CLASS_VERSION: versions.cluster_stack.dot,
         markers.CLUSTER_ADDON_VERSION: versions.cluster_addon.dot,
@@ -133,11 +133,11 @@ def build_bundle(
                 if source.new_convention
                 else [addon_dir]
             )
+        warnings: list[Problem] = []
         for chart in charts:
-            if helm.missing_dependencies(chart):
-                helm.build_dependencies(
-                    chart, display=f"{source.display}/{chart.relative_to(work).as_posix()}"
-                )
+            warnings += dependencies.vendor(
+                chart, display=f"{source.display}/{chart.relative_to(work).as_posix()}"
+            )
 
         files.update(_files_of(class_dir, CLASS_DIR))
         files[stack.class_archive(versions.cluster_stack)] = helm.package_chart(class_dir)
@@ -161,7 +161,7 @@ def build_bundle(
             files[NODE_IMAGES_FILE] = (work / NODE_IMAGE_CONFIG).read_bytes()
     files[METADATA_FILE] = documents.dump(versions.metadata())
     files[HASHES_FILE] = hashes.to_json().encode()
-    return files
+    return files, warnings
 
 
 def write_bundle(files: dict[str, bytes], directory: Path) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+NEEDS_NETWORK = "needs network"
+"""How every message about a chart dependency that is not vendored and cannot be fetched starts."""
+
 
 @dataclass(frozen=True, order=True)
 class Problem:

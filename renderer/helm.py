@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import tarfile
 import tempfile
@@ -24,8 +25,9 @@ import yaml
 from helm_python import Chart, _native, dependency_list
 from helm_python import errors as helm_errors
 from helm_python import package as _package
-from helm_python.registry import dependency_build, dependency_update
+from helm_python.registry import dependency_update
 
+from csops.renderer import gotemplate
 from csops.renderer.errors import HelmError, Problem
 
 _ARCHIVE_MTIME = 0
@@ -109,36 +111,129 @@ def chart_metadata(chart_dir: Path) -> dict[str, Any]:
         raise HelmError(_problem(str(chart_dir), exc, "fix Chart.yaml")) from exc
 
 
-def template_values(text: str, data: dict[str, Any], *, display: str) -> str:
-    """Evaluate a Go template with sprig functions (CSO's values files) through Helm's engine.
+_VALUES_CHART = "values"
+_VALUES_TEMPLATE = f"{_VALUES_CHART}/templates/_values.tpl"
+_NO_VALUE = "<no value>"
+_TEMPLATE_ERROR = re.compile(re.escape(_VALUES_TEMPLATE) + r":(?P<line>\d+)(?::\d+)?(?P<rest>.*)")
+# Integers travel to Go as marked strings and are turned back into int64 before the values
+# template runs: Helm reads values as JSON and would make every number a float64, where CSO
+# (unstructured objects) has int64, which printf "%d" and eq tell apart.
+_INTS = """{{- define "csops.ints" -}}
+{{- $m := .map -}}{{- $mark := .mark -}}
+{{- range $k, $v := $m -}}
+{{- if and (kindIs "string" $v) (hasPrefix $mark $v) -}}
+{{- $_ := set $m $k (int64 (trimPrefix $mark $v)) -}}
+{{- else if kindIs "map" $v -}}
+{{- include "csops.ints" (dict "map" $v "mark" $mark) -}}
+{{- else if kindIs "slice" $v -}}
+{{- $box := dict "list" $v "mark" $mark -}}
+{{- include "csops.intlist" $box -}}
+{{- $_ := set $m $k $box.out -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- define "csops.intlist" -}}
+{{- $out := list -}}{{- $mark := .mark -}}
+{{- range $v := .list -}}
+{{- if and (kindIs "string" $v) (hasPrefix $mark $v) -}}
+{{- $out = append $out (int64 (trimPrefix $mark $v)) -}}
+{{- else if kindIs "map" $v -}}
+{{- include "csops.ints" (dict "map" $v "mark" $mark) -}}
+{{- $out = append $out $v -}}
+{{- else if kindIs "slice" $v -}}
+{{- $box := dict "list" $v "mark" $mark -}}
+{{- include "csops.intlist" $box -}}
+{{- $out = append $out $box.out -}}
+{{- else -}}
+{{- $out = append $out $v -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set . "out" $out -}}
+{{- end -}}
+"""
 
-    ``data`` becomes the template's dot: ``{{ .Cluster.metadata.name }}`` reads
-    ``data["Cluster"]["metadata"]["name"]``. Unlike CSO's bare text/template, Helm prints
-    missing values as empty strings instead of ``<no value>``.
+
+def _mark_ints(value: Any, mark: str) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return f"{mark}{value}"
+    if isinstance(value, dict):
+        return {k: _mark_ints(v, mark) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mark_ints(v, mark) for v in value]
+    return value
+
+
+def template_values(text: str, data: dict[str, Any], *, display: str) -> str:
+    """Evaluate a values file as CSO does: Go ``text/template`` with sprig, ``data`` as dot.
+
+    The text becomes a template file of a scratch chart and is executed with
+    ``include`` and ``data`` as its dot, so ``define``, ``template`` and ``block`` work at
+    the top level as in a bare ``text/template``. A missing map key prints ``<no value>``
+    (Helm would print nothing), a chain of fields through an absent key stops there as in
+    CSO (:mod:`gotemplate`), and integers stay integers.
     """
-    keys = " ".join(f'"{k}" .Values.{k}' for k in sorted(data))
-    wrapped = f"{{{{- with dict {keys} -}}}}\n{text}{{{{- end -}}}}"
+    token = secrets.token_hex(8)
+    mark = f"csops-int-{token}:"
+    no_value = f"csops-no-value-{token}"
+    driver = (
+        f'{{{{- include "csops.ints" (dict "map" .Values "mark" "{mark}") -}}}}'
+        f"{{{{- $dot := pick .Values {' '.join(json.dumps(k) for k in sorted(data))} -}}}}"
+        f'{{{{- include "{_VALUES_TEMPLATE}" $dot | replace "{_NO_VALUE}" "{no_value}" -}}}}'
+    )
     with tempfile.TemporaryDirectory(prefix="csops-values-") as tmp:
-        chart_dir = Path(tmp) / "values"
+        chart_dir = Path(tmp) / _VALUES_CHART
         (chart_dir / "templates").mkdir(parents=True)
-        (chart_dir / "Chart.yaml").write_text("apiVersion: v2\nname: values\nversion: 0.0.0\n")
-        (chart_dir / "templates" / "values.yaml").write_text(wrapped)
+        (chart_dir / "Chart.yaml").write_text(
+            f"apiVersion: v2\nname: {_VALUES_CHART}\nversion: 0.0.0\n"
+        )
+        (chart_dir / "templates" / "_values.tpl").write_text(
+            gotemplate.with_cso_missing_keys(text), encoding="utf-8"
+        )
+        (chart_dir / "templates" / "_csops.tpl").write_text(_INTS)
+        (chart_dir / "templates" / "out.yaml").write_text(driver)
         try:
             with Chart.load(chart_dir) as chart:
                 raw = _native.call_string(
-                    "helm_render", chart._raw(), json.dumps(data), json.dumps({"name": "values"})
+                    "helm_render",
+                    chart._raw(),
+                    json.dumps(_mark_ints(data, mark)),
+                    json.dumps({"name": _VALUES_CHART}),
                 )
         except helm_errors.HelmError as exc:
-            message = str(exc).replace("values/templates/values.yaml", display)
-            raise HelmError(
-                Problem(
-                    display,
-                    f"template: {message.strip()}",
-                    hint="fix the Go template of the values file",
-                )
-            ) from exc
+            raise HelmError(_values_problem(str(exc), display)) from exc
     rendered: dict[str, str] = json.loads(raw)
-    return next(iter(rendered.values()), "")
+    out = rendered.get(f"{_VALUES_CHART}/templates/out.yaml", "")
+    return out.replace(no_value, _NO_VALUE)
+
+
+def _values_problem(message: str, display: str) -> Problem:
+    """A template error of a values file, pointing at its own line."""
+    text = " ".join(message.split())
+    found = list(_TEMPLATE_ERROR.finditer(text))
+    line = None
+    if found:
+        line = int(found[-1]["line"])
+        text = found[-1]["rest"]
+    text = re.sub(r"^execution error at \([^)]*\):\s*", "", text)
+    text = _DIG_ERROR.sub(_undig, text)
+    text = re.sub(r'^\)?:?\s*executing "[^"]*" at ', "at ", text.lstrip(":) "))
+    return Problem(display, f"template: {text}", line=line, hint=_VALUES_HINT)
+
+
+_VALUES_HINT = "fix the Go template of the values file"
+_DIG_ERROR = re.compile(
+    r'<dig (?P<keys>(?:"[^"]*" )+)nil (?P<receiver>[^>]*)>: error calling dig: '
+    r"interface conversion: interface \{\} is (?P<type>.+?), not map\[string\]interface \{\}"
+)
+
+
+def _undig(match: re.Match[str]) -> str:
+    """A failed field chain as the values file wrote it (see :mod:`gotemplate`)."""
+    fields = "".join(f".{k}" for k in re.findall(r'"([^"]*)"', match["keys"]))
+    receiver = "" if match["receiver"] == "." else match["receiver"]
+    return f"<{receiver}{fields}>: cannot read a field of {match['type']}"
 
 
 def cache_dir() -> Path:
@@ -149,71 +244,77 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path("~/.cache").expanduser()) / "csops" / "charts"
 
 
-def _declared(chart_dir: Path) -> tuple[list[dict[str, Any]], bool]:
-    """Dependencies pinned by Chart.lock, else those of Chart.yaml; and whether locked."""
-    lock = chart_dir / "Chart.lock"
-    if lock.is_file():
-        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
-        return list(data.get("dependencies") or []), True
-    data = yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8")) or {}
-    return list(data.get("dependencies") or []), False
+def declared_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
+    """``dependencies:`` of the chart's Chart.yaml, as Helm reads it."""
+    return list(chart_metadata(chart_dir).get("dependencies") or [])
 
 
-def _cached(cache: Path, dep: dict[str, Any]) -> Path:
-    repo = hashlib.sha256(str(dep.get("repository", "")).encode()).hexdigest()[:16]
-    return cache / repo / f"{dep['name']}-{dep['version']}.tgz"
+def vendored_charts(chart_dir: Path) -> dict[str, str]:
+    """Name → version of the subcharts Helm loads from ``charts/`` (archives and directories)."""
+    try:
+        with Chart.load(chart_dir) as chart:
+            return {str(d.get("name", "")): str(d.get("version", "")) for d in chart.dependencies}
+    except helm_errors.HelmError as exc:
+        raise HelmError(_problem(str(chart_dir), exc, "fix the chart or its charts/")) from exc
 
 
-def build_dependencies(chart_dir: Path, *, display: str) -> None:
-    """Put the chart's declared dependencies into ``charts/`` (a copy, never the source).
+def dependency_status(chart_dir: Path) -> list[dict[str, Any]]:
+    """``helm dependency list``: each declared dependency with its status in ``charts/``."""
+    return list(dependency_list(chart_dir))
 
-    Pinned by ``Chart.lock`` when present (Helm checks the lock against Chart.yaml), fetched
-    with Helm's own dependency logic and kept in a local cache, so a dependency is downloaded
-    once and later renders work offline.
+
+def _cache_slot(cache: Path, dep: dict[str, Any]) -> Path:
+    """The cache directory of one (repository, name, requested version)."""
+    key = json.dumps([dep.get("repository", ""), dep["name"], dep["version"]])
+    return cache / hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _cached(cache: Path, dep: dict[str, Any]) -> Path | None:
+    found = sorted(_cache_slot(cache, dep).glob("*.tgz"))
+    return found[0] if len(found) == 1 else None
+
+
+def fetch_dependencies(deps: list[dict[str, Any]], charts: Path) -> None:
+    """Put the charts ``deps`` name into ``charts`` with Helm's own resolver, through a cache.
+
+    Each entry has ``name``, ``version`` (exact or a range) and ``repository``. A dependency
+    fetched once is kept in :func:`cache_dir` under its repository, name and version, so
+    later renders of the same pin need no network.
     """
     cache = cache_dir()
-    deps, locked = _declared(chart_dir)
-    remote = [d for d in deps if str(d.get("repository", "")).startswith(("http", "oci"))]
-    charts = chart_dir / "charts"
-    if remote and all(_cached(cache, d).is_file() for d in remote):
-        charts.mkdir(exist_ok=True)
-        for dep in remote:
-            shutil.copyfile(_cached(cache, dep), charts / _cached(cache, dep).name)
-        if not _missing(chart_dir):
-            return
-    try:
-        (dependency_build if locked else dependency_update)(chart_dir)
-    except helm_errors.HelmError as exc:
-        names = (
-            ", ".join(
-                f"{d.get('name')} {d.get('version')} from {d.get('repository')}" for d in remote
+    charts.mkdir(parents=True, exist_ok=True)
+    todo = [d for d in deps if _cached(cache, d) is None]
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="csops-deps-") as tmp:
+            scratch = Path(tmp) / "fetch"
+            scratch.mkdir()
+            (scratch / "Chart.yaml").write_text(
+                yaml.safe_dump(
+                    {"apiVersion": "v2", "name": "fetch", "version": "0.0.0", "dependencies": todo}
+                )
             )
-            or "its dependencies"
-        )
-        raise HelmError(
-            Problem(
-                f"{display}/Chart.yaml",
-                f"cannot fetch {names}: {str(exc).strip()}",
-                field="dependencies",
-                hint="vendor them (helm dependency build, then commit charts/*.tgz) or make the "
-                "chart repository reachable",
-            )
-        ) from exc
-    for dep in remote:
-        archive = charts / f"{dep['name']}-{dep['version']}.tgz"
-        if archive.is_file():
-            target = _cached(cache, dep)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(archive, target)
-
-
-def _missing(chart_dir: Path) -> bool:
-    return any(d.get("status") != "ok" for d in dependency_list(chart_dir))
-
-
-def missing_dependencies(chart_dir: Path) -> bool:
-    """Whether the chart declares dependencies that ``charts/`` does not hold."""
-    return _missing(chart_dir)
+            try:
+                dependency_update(scratch)
+            except helm_errors.HelmError as exc:
+                raise HelmError(Problem(str(charts), str(exc).strip())) from exc
+            by_name = {}
+            for archive in sorted((scratch / "charts").glob("*.tgz")):
+                with Chart.load(archive) as chart:
+                    by_name[chart.name] = archive
+            for dep in todo:
+                if dep["name"] not in by_name:
+                    raise HelmError(
+                        Problem(str(charts), f"the repository gave no chart named {dep['name']}")
+                    )
+                slot = _cache_slot(cache, dep)
+                slot.mkdir(parents=True, exist_ok=True)
+                partial = slot / f".{os.getpid()}.part"
+                shutil.copyfile(by_name[dep["name"]], partial)
+                partial.replace(slot / by_name[dep["name"]].name)
+    for dep in deps:
+        cached = _cached(cache, dep)
+        assert cached is not None
+        shutil.copyfile(cached, charts / cached.name)
 
 
 def normalise_archive(data: bytes) -> bytes:

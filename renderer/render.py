@@ -366,6 +366,7 @@ class _Cut:
 
     bundles: dict[str, dict[str, bytes]] = field(default_factory=dict)
     sources: dict[str, StackSource] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
     def display(self, release: Release, out: str) -> str:
         """Where errors in a release's class chart point: the source for new releases."""
@@ -396,23 +397,24 @@ def _cut_releases(
             continue
         name = source.stack.release_name(planned.versions.cluster_stack)
         try:
-            files = bundles.build_bundle(source, planned.versions, hashes)
+            files, warnings = bundles.build_bundle(source, planned.versions, hashes)
         except RendererError as exc:
             problems.extend(exc.problems)
             continue
+        cut.warnings.extend(warnings)
         directory = workdir / name
         bundles.write_bundle(files, directory)
         cut.bundles[name] = files
         cut.sources[name] = source
         releases[name] = Release(name, source.stack, planned.versions, hashes, directory)
-        problems.extend(
-            addons.check_release_addons(
-                directory,
-                source.stack.class_name(planned.versions.cluster_stack),
-                planned.versions.kubernetes,
-                source.display,
-            )
+        found, warned = addons.check_release_addons(
+            directory,
+            source.stack.class_name(planned.versions.cluster_stack),
+            planned.versions.kubernetes,
+            source.display,
         )
+        problems.extend(found)
+        cut.warnings.extend(warned)
     return cut
 
 
@@ -542,6 +544,7 @@ def render_repo(
     with tempfile.TemporaryDirectory(prefix="csops-render-") as tmp:
         cut = _cut_releases(sources, releases, mode, Path(tmp), problems)
         problems.raise_if_any()
+        result.warnings.extend(cut.warnings)
         result.new_releases = list(cut.bundles)
         offers = _offers(
             cluster_stacks, releases, {s.stack: s for s in sources}, problems, result.warnings

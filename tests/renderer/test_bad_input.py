@@ -77,10 +77,6 @@ def missing_referenced_template(repo: Path) -> None:
     )
 
 
-def stage_names_missing_chart(repo: Path) -> None:
-    edit(repo / BIRCH / "clusteraddon.yaml", "name: cni", "name: no-such-addon")
-
-
 def cluster_stack_without_stack(repo: Path) -> None:
     set_spec(repo, "docker-alder-1-29", name="nosuch")
 
@@ -130,7 +126,6 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
         f"{ALDER}/cluster-class",
         r"spec\.infrastructure\.ref: .*DockerClusterTemplate.*-v2-cluster",
     ),
-    (stage_names_missing_chart, f"{BIRCH}/clusteraddon.yaml:", r"no-such-addon"),
     (cluster_stack_without_stack, "clusterstacks/docker-alder-1-29.yaml", r"points at no stack"),
     (
         symlink_escaping_repo,

@@ -6,13 +6,13 @@ needs) and run on real SCS directories, every example stack and a directory of a
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from csops.renderer.hashes import dirhash_h1
+from tests.renderer.oracles import go_build
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "scs"
@@ -20,23 +20,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "scs"
 
 @pytest.fixture(scope="session")
 def go_dirhash(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "csops" / "go"
-    env = {
-        **os.environ,
-        "GOMODCACHE": str(cache / "mod"),
-        "GOCACHE": str(cache / "build"),
-        "GOFLAGS": "-mod=mod",
-    }
-    binary = tmp_path_factory.mktemp("dirhash") / "dirhash"
-    subprocess.run(
-        ["go", "build", "-o", str(binary), "."],
-        cwd=ROOT / "hack" / "dirhash",
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return binary
+    return go_build("dirhash", tmp_path_factory.mktemp("dirhash"))
 
 
 def _directories(tmp: Path) -> list[Path]:
