@@ -66,7 +66,8 @@ def _pin_chart(
             f"{display}/Chart.yaml",
             f"chart name {name!r} must be {expected!r}",
             field="name",
-            hint="csctl and CSO find the chart by this name (P-N-M-m-…)",
+            hint=f"csctl would package it as {name}-{version}.tgz, and CSO, which looks for "
+            f"{expected}-{version}.tgz, would not find it",
         )
 
 

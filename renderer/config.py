@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from csops.renderer import documents, schemas
+from csops.renderer import documents, patches, schemas
 from csops.renderer.errors import Problem, SourceError
 
 CONFIG_FILE = "csops.yaml"
@@ -22,6 +23,8 @@ class RepoConfig:
     output: str = "rendered"
     default_namespace: str = "default"
     version_mode: str = "stable"
+    kubernetes_versions: Mapping[str, str] = field(default_factory=dict)
+    """Pins of Kubernetes minors to patches, for stacks that name a minor only."""
 
     @property
     def output_dir(self) -> Path:
@@ -73,4 +76,5 @@ def load_config(root: Path) -> RepoConfig:
         output=_inside(root, data.get("output", "rendered"), CONFIG_FILE, "output"),
         default_namespace=data.get("defaultNamespace", "default"),
         version_mode=data.get("versionMode", "stable"),
+        kubernetes_versions=patches.parse_pins(text, CONFIG_FILE),
     )

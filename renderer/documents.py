@@ -109,3 +109,35 @@ def line_index(text: str) -> dict[tuple[str | int, ...], int]:
     if node is not None:
         walk(node, ())
     return index
+
+
+def _node_at(text: str, path: tuple[str, ...]) -> yaml.Node | None:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next(
+            (v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None
+        )
+    return node
+
+
+def raw_scalar(text: str, path: tuple[str, ...]) -> str | None:
+    """A scalar exactly as written (``1.30`` stays ``"1.30"``, where YAML reads the number 1.3)."""
+    node = _node_at(text, path)
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def raw_mapping(text: str, path: tuple[str, ...]) -> dict[str, tuple[str, int]] | None:
+    """A mapping of scalars as written: key → (value, line); ``None`` when not a mapping."""
+    node = _node_at(text, path)
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return {
+        k.value: (v.value, k.start_mark.line + 1)
+        for k, v in node.value
+        if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)
+    }

@@ -152,7 +152,10 @@ def plan(
         first = Version(1)
         return Plan(ReleaseVersions(first, first, first, kubernetes), None)
     latest = line[-1]
-    if latest.hashes.release_key() == hashes.release_key():
+    if (
+        latest.hashes.release_key() == hashes.release_key()
+        and latest.versions.kubernetes == kubernetes
+    ):
         return Plan(latest.versions, latest)
     previous = latest.versions
     return Plan(

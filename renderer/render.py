@@ -388,11 +388,20 @@ def _cut_releases(
         hashes = bundles.source_hashes(source)
         planned = ledger.plan(source.stack, str(source.kubernetes), hashes, releases, mode)
         if planned.existing is not None:
-            if mode == "hash" and planned.existing.hashes.release_key() != hashes.release_key():
+            existing = planned.existing
+            if mode == "hash" and existing.hashes.release_key() != hashes.release_key():
                 problems.add(
                     source.display,
-                    f"release {planned.existing.name} exists with other contents",
+                    f"release {existing.name} exists with other contents",
                     hint="hash collision or a hand-made bundle; remove the bundle from the tree",
+                )
+            elif existing.versions.kubernetes != str(source.kubernetes):
+                problems.add(
+                    source.display,
+                    f"release {existing.name} has Kubernetes {existing.versions.kubernetes}, "
+                    f"the source now resolves to {source.kubernetes}",
+                    hint="the sources are unchanged, so hash mode gives the same version; "
+                    "change the stack or use stable mode to cut a new release",
                 )
             continue
         name = source.stack.release_name(planned.versions.cluster_stack)

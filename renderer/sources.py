@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csops.renderer import documents, schemas
+from csops.renderer import documents, patches, schemas
 from csops.renderer.config import RepoConfig
 from csops.renderer.errors import Problem, ProblemList, SourceError
 from csops.renderer.names import KubernetesVersion, NamingError, StackId
@@ -126,19 +126,28 @@ def _from_stack_yaml(
     if found:
         problems.extend(found)
         return None
-    k8s = str(data["kubernetesVersion"])
-    k8s = k8s if k8s.startswith("v") else f"v{k8s}"
-    if k8s.count(".") == 1:
-        lines = documents.line_index(text)
-        problems.add(
-            file,
-            f"{data['kubernetesVersion']!r} names a minor only",
-            field="kubernetesVersion",
-            line=lines.get(("kubernetesVersion",)),
-            hint=f"csops renders offline and cannot look up the latest patch; pin it, e.g. {k8s}.0",
-        )
-        return None
-    return (data["provider"], data["clusterStackName"], k8s, {})
+    written = documents.raw_scalar(text, ("kubernetesVersion",)) or str(data["kubernetesVersion"])
+    return (data["provider"], data["clusterStackName"], written, {})
+
+
+def _naming_problem(exc: NamingError, file: str, gen4: bool, lines: dict[Any, int]) -> Problem:
+    """A provider or stack name csctl and CSO cannot work with, pointing at its field."""
+    field_name = "provider" if "provider" in str(exc) else "clusterStackName"
+    if gen4:
+        path: tuple[str, ...] = (field_name,)
+        shown = field_name
+    else:
+        inner = ("provider", "type") if field_name == "provider" else (field_name,)
+        path = ("config", *inner)
+        shown = ".".join(path)
+    return Problem(
+        file,
+        str(exc),
+        field=shown,
+        line=lines.get(path),
+        hint="csctl would cut a release, but CSO splits release and ClusterClass names on "
+        "'-' and '.' and would break on it; rename it",
+    )
 
 
 def load_source(directory: Path, config: RepoConfig) -> StackSource:
@@ -159,23 +168,17 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
     lines = documents.line_index(text)
     k8s_field = "kubernetesVersion" if gen4 else "config.kubernetesVersion"
     k8s_path = ("kubernetesVersion",) if gen4 else ("config", "kubernetesVersion")
-    try:
-        kubernetes = KubernetesVersion.parse(k8s_text)
-    except NamingError as exc:
-        raise SourceError(
-            Problem(file, str(exc), field=k8s_field, line=lines.get(k8s_path))
-        ) from exc
+    kubernetes = patches.resolve(
+        patches.Written(str(k8s_text), file, k8s_field, lines.get(k8s_path)),
+        directory,
+        config.kubernetes_versions,
+        display,
+    )
     stack = StackId(provider, name, kubernetes.major, kubernetes.minor)
     try:
         stack.check()
     except NamingError as exc:
-        field_name = "provider" if "provider" in str(exc) else "clusterStackName"
-        path = (
-            (field_name,)
-            if gen4
-            else ("config", field_name if field_name != "provider" else "provider")
-        )
-        raise SourceError(Problem(file, str(exc), field=field_name, line=lines.get(path))) from exc
+        raise SourceError(_naming_problem(exc, file, gen4, lines)) from exc
     _check_no_links(directory, config.root, display, problems)
     if not (directory / CLASS_DIR / "Chart.yaml").is_file():
         problems.add(

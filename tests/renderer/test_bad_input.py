@@ -108,12 +108,17 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
     (missing_field, f"{ALDER}/csctl.yaml", r"config: 'clusterStackName' is required"),
     (wrong_type, f"{ALDER}/csctl.yaml:", r"config\.clusterStackName: .* is not of type 'string'"),
     (bad_kubernetes_version, f"{ALDER}/csctl.yaml:", r"config\.kubernetesVersion"),
-    (dash_in_stack_name, f"{ALDER}/csctl.yaml", r"must be lower-case letters and digits"),
+    (
+        dash_in_stack_name,
+        f"{ALDER}/csctl.yaml:",
+        r"config\.clusterStackName: .*must be lower-case letters and digits.*CSO .*would break",
+    ),
     (dot_in_provider, f"{ALDER}/csctl.yaml", r"provider\.type: 'dock\.er' does not match"),
     (
         wrong_chart_name,
         f"{ALDER}/cluster-class/Chart.yaml",
-        r"must be 'docker-alder-1-29-cluster-class'",
+        r"must be 'docker-alder-1-29-cluster-class' \(csctl would package it as my-class-v2\.tgz"
+        r", and CSO, .* would not find it",
     ),
     (
         helm_template_error,
