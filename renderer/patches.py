@@ -38,6 +38,10 @@ class Written:
     field: str
     line: int | None
 
+    def error(self, message: str, hint: str = "") -> SourceError:
+        """An error about this version, pointing at where it is written."""
+        return SourceError(Problem(self.file, message, field=self.field, line=self.line, hint=hint))
+
 
 def minor_key(text: str) -> str | None:
     """``"1.34"`` for ``1.34``, ``v1.34``; ``None`` when ``text`` is not a bare minor."""
@@ -84,21 +88,12 @@ def resolve(
     try:
         full = _full(written.text)
     except NamingError as exc:
-        raise SourceError(
-            Problem(written.file, str(exc), field=written.field, line=written.line)
-        ) from exc
+        raise written.error(str(exc)) from exc
     if full is not None:
         return full
     minor = minor_key(written.text)
     if minor is None:
-        raise SourceError(
-            Problem(
-                written.file,
-                f"{written.text!r} is not a Kubernetes version (1.34, 1.34.3, v1.34.3)",
-                field=written.field,
-                line=written.line,
-            )
-        )
+        raise written.error(f"{written.text!r} is not a Kubernetes version (1.34, 1.34.3, v1.34.3)")
     if minor in pins:
         return KubernetesVersion.parse(pins[minor])
     files = version_files(directory)
@@ -108,15 +103,10 @@ def resolve(
             if version is not None:
                 return version
     places = " or ".join(f"{display_of(p, directory, display)}" for p in files)
-    raise SourceError(
-        Problem(
-            written.file,
-            f"{written.text!r} names Kubernetes {minor} without a patch, and nothing pins it",
-            field=written.field,
-            line=written.line,
-            hint=f'pin it in csops.yaml ({PIN_FIELD}: {{"{minor}": "{minor}.N"}}) or list '
-            f"it in {places} (- kubernetes: {minor}.N)",
-        )
+    raise written.error(
+        f"{written.text!r} names Kubernetes {minor} without a patch, and nothing pins it",
+        hint=f'pin it in csops.yaml ({PIN_FIELD}: {{"{minor}": "{minor}.N"}}) or list '
+        f"it in {places} (- kubernetes: {minor}.N)",
     )
 
 

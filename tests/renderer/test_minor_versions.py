@@ -123,5 +123,5 @@ def test_a_new_pin_in_hash_mode_is_explained(stacks_repo: Path) -> None:
     write(render_repo(stacks_repo, mode="hash"))
     config = stacks_repo / "csops.yaml"
     config.write_text(config.read_text().replace("1.29.4", "1.29.8"))
-    with pytest.raises(RendererError, match="the source now resolves to v1.29.8"):
+    with pytest.raises(RendererError, match=r"the source now resolves to v1\.29\.8"):
         render_repo(stacks_repo, mode="hash")
