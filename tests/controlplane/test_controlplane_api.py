@@ -68,10 +68,15 @@ def test_watch_sees_added_and_deleted(api_client: ApiClient, namespace: str) -> 
     new_watch: Callable[[], Any] = watch.Watch  # unannotated upstream
     watcher = new_watch()
     started = threading.Event()
+    # Watch from the list's resourceVersion, so events that happen before the watch request
+    # reaches the server (a busy machine) are still delivered.
+    since = core.list_namespaced_config_map(namespace).metadata.resource_version
 
     def consume() -> None:
         started.set()
-        for event in watcher.stream(core.list_namespaced_config_map, namespace, timeout_seconds=20):
+        for event in watcher.stream(
+            core.list_namespaced_config_map, namespace, resource_version=since, timeout_seconds=20
+        ):
             name = event["object"].metadata.name
             if name.startswith("w-"):
                 seen.append((event["type"], name))
