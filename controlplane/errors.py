@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from csops.errors import CsopsError
 
-class ControlPlaneError(Exception):
+
+class ControlPlaneError(CsopsError):
     """Base class: anything that went wrong starting, using or stopping a control plane."""
 
 

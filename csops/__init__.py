@@ -1,3 +1,5 @@
-"""csops: the command-line front of the renderer and the syncer."""
+"""csops: render Cluster Stacks from git and sync them to a management cluster."""
 
-__version__ = "0.1.0"
+from csops.version import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -2,15 +2,23 @@
 
 Commands are imported only when they run: ``csops --version`` and ``csops --help`` load click
 and this module, not the Kubernetes client, Helm or CEL behind the commands.
+
+Commands parse their options and call the library; they never exit by themselves. Every
+:class:`~csops.errors.CsopsError` that reaches the group is reported here, once: its problems
+one per line (or its message) on stderr, or in the log when the command set one up, and the
+process exits with the error's ``exit_code``.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+from typing import Any
 
 import click
 
 from csops import __version__
+from csops.errors import CsopsError
 
 #: name → (module:attribute of the click command, one-line summary for ``csops --help``).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -44,8 +52,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def report(error: CsopsError) -> None:
+    """Tell the user what went wrong: on stderr, or in the command's log when it has one."""
+    from csops import console
+
+    log = logging.getLogger("csops.syncer")
+    if log.handlers and not error.problems:
+        if str(error):
+            log.error("failed", extra={"error": str(error)})
+        return
+    if error.problems:
+        console.problems(error.problems)
+        count = len(error.problems)
+        console.err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
+    elif str(error):
+        console.err.print(f"error: {error}", style="red", markup=False)
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use, listed from :data:`COMMANDS`."""
+    """A group whose subcommands are imported on first use, listed from :data:`COMMANDS`, and
+    that turns a :class:`CsopsError` into output and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; report a :class:`CsopsError` and exit with its code."""
+        try:
+            return super().invoke(ctx)
+        except CsopsError as error:
+            report(error)
+            ctx.exit(error.exit_code)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command name, sorted (as click lists them)."""

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from csops.renderer import dependencies, documents, helm, markers
 from csops.renderer.errors import Problem, ProblemList, SourceError
@@ -45,7 +46,7 @@ def _set_chart_version(chart_yaml: Path, version: str, display: str) -> str:
     yaml.preserve_quotes = True
     try:
         data = yaml.load(chart_yaml.read_text(encoding="utf-8"))
-    except Exception as exc:
+    except (YAMLError, UnicodeDecodeError) as exc:
         raise SourceError(Problem(display, f"malformed YAML: {exc}")) from exc
     if not isinstance(data, dict):
         raise SourceError(Problem(display, "Chart.yaml is not a mapping"))

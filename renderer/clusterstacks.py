@@ -8,7 +8,7 @@ from typing import Any
 
 from csops.renderer import documents, schemas
 from csops.renderer.config import RepoConfig
-from csops.renderer.errors import ProblemList
+from csops.renderer.errors import ProblemList, RendererError
 from csops.renderer.names import NamingError, StackId, check_provider, check_stack_name, parse_minor
 from csops.renderer.versions import Version, VersionError
 
@@ -98,11 +98,7 @@ def load_cluster_stacks(config: RepoConfig) -> tuple[list[ClusterStack], Problem
             if path.suffix in (".yaml", ".yml") and path.is_file():
                 try:
                     stacks.extend(_load_file(path, config, problems))
-                except Exception as exc:
-                    from csops.renderer.errors import RendererError
-
-                    if not isinstance(exc, RendererError):
-                        raise
+                except RendererError as exc:
                     problems.extend(exc.problems)
     seen: dict[tuple[str, StackId], ClusterStack] = {}
     names: dict[tuple[str, str], ClusterStack] = {}

@@ -44,11 +44,6 @@ def dump(obj: Any) -> bytes:
     return text.encode()
 
 
-def dump_all(objs: list[Any]) -> bytes:
-    """Several documents separated by ``---``."""
-    return b"---\n".join(dump(o) for o in objs)
-
-
 def _problem(path: str, exc: yaml.YAMLError) -> Problem:
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else None

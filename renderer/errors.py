@@ -1,43 +1,33 @@
-"""The renderer's error tree: every error names a file, a field where known, and a way out."""
+"""The renderer's error tree: every error names a file, a field where known, and a way out.
+
+Each error is a list of :class:`~csops.errors.Problem` entries (the CLI prints one per line and
+exits 1); git failures are :class:`csops.gitrepo.GitError`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csops.errors import Problem, ProblemError
+
 NEEDS_NETWORK = "needs network"
 """How every message about a chart dependency that is not vendored and cannot be fetched starts."""
 
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the input, precise enough for a user to fix it."""
-
-    file: str
-    message: str
-    field: str = ""
-    line: int | None = None
-    hint: str = ""
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-        text = f"{where}: "
-        if self.field:
-            text += f"{self.field}: "
-        text += self.message
-        if self.hint:
-            text += f" ({self.hint})"
-        return text
+__all__ = [
+    "NEEDS_NETWORK",
+    "HelmError",
+    "ImmutableReleaseError",
+    "Problem",
+    "ProblemList",
+    "RendererError",
+    "SourceError",
+    "TreeError",
+]
 
 
-class RendererError(Exception):
+class RendererError(ProblemError):
     """Base class: something in the stacks repository prevents a render."""
-
-    def __init__(self, problems: list[Problem] | Problem) -> None:
-        self.problems: list[Problem] = problems if isinstance(problems, list) else [problems]
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class SourceError(RendererError):
@@ -50,10 +40,6 @@ class HelmError(RendererError):
 
 class ImmutableReleaseError(RendererError):
     """A render (or a change) would modify an existing, immutable release bundle."""
-
-
-class GitError(RendererError):
-    """A git operation failed, or the repository is not in a state csops can publish from."""
 
 
 class TreeError(RendererError):

@@ -354,8 +354,3 @@ def tar_directory(directory: Path) -> bytes:
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             dst.add(path, arcname=path.relative_to(directory).as_posix())
     return normalise_archive(raw.getvalue())
-
-
-def copy_chart(source: Path, destination: Path) -> None:
-    """Copy a chart directory (used to build dependencies without touching the source)."""
-    shutil.copytree(source, destination, symlinks=False)

@@ -133,11 +133,6 @@ class Plan:
     versions: ReleaseVersions
     existing: Release | None
 
-    @property
-    def is_new(self) -> bool:
-        """Whether a new bundle has to be written."""
-        return self.existing is None
-
 
 def plan(
     stack: StackId, kubernetes: str, hashes: StackHashes, ledger: dict[str, Release], mode: str

@@ -139,11 +139,6 @@ def path_of(obj: dict[str, Any]) -> str:
     return f"{folder}/{kind}/{ident.name}.yaml"
 
 
-def annotate(obj: dict[str, Any], key: str, value: str) -> None:
-    """Set one annotation."""
-    obj.setdefault("metadata", {}).setdefault("annotations", {})[key] = value
-
-
 def label(obj: dict[str, Any], key: str, value: str) -> None:
     """Set one label."""
     obj.setdefault("metadata", {}).setdefault("labels", {})[key] = value

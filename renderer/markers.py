@@ -17,8 +17,3 @@ def substitute(content: bytes, values: Mapping[str, str]) -> bytes:
     if b"<< ." not in content:
         return content
     return _MARKER.sub(lambda m: values.get(m.group(1).decode(), "").encode(), content)
-
-
-def unknown_markers(content: bytes, values: Mapping[str, str]) -> list[str]:
-    """Markers in ``content`` that ``values`` does not know (csctl would blank them)."""
-    return sorted({m.group(1).decode() for m in _MARKER.finditer(content)} - set(values))

@@ -10,7 +10,6 @@ on disk. Nothing is written here; :func:`write` swaps the tree in atomically.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from csops.gitrepo import SourceCommit, source_commit
 from csops.renderer import (
     addons,
     bundles,
@@ -42,19 +42,10 @@ from csops.renderer.errors import (
 )
 from csops.renderer.ledger import Release
 from csops.renderer.names import StackId
-from csops.renderer.repository import revision
 from csops.renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
 from csops.renderer.versions import STABLE
+from csops.version import VERSION
 
-
-def _package_version() -> str:
-    try:
-        return importlib.metadata.version("csops")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
-VERSION = _package_version()
 RELEASES_DIR = "releases"
 _RELEASE_OBJECTS = "clusterstackrelease.clusterstack.x-k8s.io/"
 _T = TypeVar("_T")
@@ -526,10 +517,22 @@ def _base_objects(assembler: _Assembler, cluster_stacks: list[ClusterStack]) -> 
 def render_repo(
     root: Path, *, mode: str | None = None, out: Path | None = None, full: bool = False
 ) -> RenderResult:
-    """Render a stacks repository; raise RendererError with every problem found."""
+    """Render a stacks repository; raise RendererError with every problem found.
+
+    Reads the configuration and where the repository stands in git first; :func:`render`
+    does the rest with both as data.
+    """
     config = load_config(root)
     if out is not None:
         config = dataclasses.replace(config, output=str(out.resolve()))
+    source = source_commit(config.root, config.output_dir)
+    return render(config, mode=mode, full=full, source=source)
+
+
+def render(
+    config: RepoConfig, *, mode: str | None = None, full: bool = False, source: SourceCommit | None
+) -> RenderResult:
+    """Render the repository ``config`` describes; ``source`` is recorded in the lock."""
     mode = mode or config.version_mode
     if mode not in MODES:
         raise SourceError(
@@ -579,7 +582,9 @@ def render_repo(
     files.update({p: d for p, d in existing.items() if p.startswith(f"{RELEASES_DIR}/")})
     for name, bundle in cut.bundles.items():
         files.update({f"{RELEASES_DIR}/{name}/{rel}": data for rel, data in bundle.items()})
-    files[lock.LOCK_FILE] = _lock_bytes(config, files, releases, index, old)
+    files[lock.LOCK_FILE] = _lock_bytes(
+        files, releases=releases, manifest_index=index, old=old, source=source
+    )
     result.files = files
     result.releases = releases
     result.offers = offers
@@ -615,22 +620,22 @@ def _previous_owners(old: lock.Lock) -> dict[str, set[str]]:
 
 
 def _lock_bytes(
-    config: RepoConfig,
     files: dict[str, bytes],
+    *,
     releases: dict[str, Release],
     manifest_index: dict[str, list[str]],
     old: lock.Lock,
+    source: SourceCommit | None,
 ) -> bytes:
     digests = {p: tree.digest(d) for p, d in sorted(files.items())}
     lines_of: dict[str, list[bytes]] = defaultdict(list)
     for path, file_digest in digests.items():
         if path.startswith(f"{RELEASES_DIR}/"):
             lines_of[path.split("/")[1]].append(f"{file_digest}  {path}\n".encode())
-    rev = revision(config.root, config.output_dir)
     data: dict[str, Any] = {
         "lockVersion": 1,
         "generator": {"name": "csops", "version": VERSION},
-        "source": {"commit": rev.commit, "dirty": rev.dirty} if rev else {},
+        "source": {"commit": source.commit, "dirty": source.dirty} if source else {},
         "releases": {
             name: {
                 "stack": r.stack.prefix,

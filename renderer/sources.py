@@ -25,7 +25,6 @@ ADDON_VALUES = "cluster-addon-values.yaml"
 NODE_IMAGES_FILE = "node-images.yaml"
 CLASS_DIR = "cluster-class"
 ADDON_DIR = "cluster-addon"
-OVERWRITE_FILE = "overwrite.yaml"
 _SKIP_DIRS = {".git", "node_modules", "__pycache__"}
 
 

@@ -1,9 +1,23 @@
-"""The syncer's error tree: every message names what failed and what to do about it."""
+"""The syncer's error tree: every message names what failed and what to do about it.
+
+::
+
+    SyncError (csops.errors.CsopsError)
+    ├── ApiError                 the API server answered with an error status
+    │   ├── NotFoundError        the object, resource or API group does not exist
+    │   └── UnreachableError     the API server could not be reached
+    ├── FetchError               the git repository or local path could not be read
+    ├── RevisionError            a revision's manifests are empty or unparsable
+    ├── LeadershipLostError      the Lease was lost mid-pass; stopped before the next write
+    └── csops.syncer.addons.errors.AddonError   one cluster's addons cannot converge
+"""
 
 from __future__ import annotations
 
+from csops.errors import CsopsError
 
-class SyncError(Exception):
+
+class SyncError(CsopsError):
     """Base of every error the syncer reports to a user."""
 
 
@@ -23,24 +37,12 @@ class UnreachableError(ApiError):
     """The API server could not be reached (connection refused, timeout, TLS)."""
 
 
-class SourceError(SyncError):
+class FetchError(SyncError):
     """The git repository or local path could not be read or fetched."""
 
 
 class RevisionError(SyncError):
     """A revision's manifests are empty or unparsable: nothing is applied or pruned."""
-
-
-class HealthTimeoutError(SyncError):
-    """Objects did not become Current within the wait timeout."""
-
-
-class HealthFailedError(SyncError):
-    """An object reached a Failed status (fail-fast)."""
-
-
-class CancelledError(SyncError):
-    """A wait was cancelled because a newer revision arrived."""
 
 
 class LeadershipLostError(SyncError):

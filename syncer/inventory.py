@@ -15,19 +15,20 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
-from csops import __version__
-from csops.syncer.errors import NotFoundError
+from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId, Resource
+from csops.version import VERSION
 
 ID_LABEL = "applyset.kubernetes.io/id"
 PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
-TOOLING = f"csops/v{__version__}"
+TOOLING = f"csops/v{VERSION}"
 SECRET = Resource("", "v1", "Secret", "secrets", True)
 NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False)
 
@@ -82,10 +83,8 @@ class InventoryStore:
                     NAMESPACE,
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}},
                 )
-            except NotFoundError:
-                raise
-            except Exception:  # lost a race with another creator: fine if it exists now
-                if self.kube.get_or_none(NAMESPACE, None, self.namespace) is None:
+            except ApiError as exc:
+                if exc.status != HTTPStatus.CONFLICT:  # 409: another creator won the race
                     raise
 
     def _body(self, members: set[ObjectId], state: dict[str, Any]) -> dict[str, Any]:

@@ -53,9 +53,3 @@ class Resource:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
-
-
-def parse_group_kind(text: str) -> tuple[str, str]:
-    """``Kind.group`` -> (group, kind)."""
-    kind, _, group = text.partition(".")
-    return group, kind

@@ -1,23 +1,22 @@
-"""The one adapter to git (GitPython): follow a branch of a URL, or read a local path.
+"""Where the syncer's desired state comes from: a branch of a git URL, or a local path.
 
-A git source keeps a bare mirror in a cache directory and materialises each fetched commit's
-``path`` into an immutable snapshot directory (written to a temporary name, then renamed), so only
-fully fetched revisions are ever read. A forced push simply moves the branch. When the remote is
-unreachable the last good revision is returned with the error attached.
+A git source keeps a bare mirror (:class:`csops.gitrepo.Mirror`, the one adapter to git) in a
+cache directory and materialises each fetched commit's ``path`` into an immutable snapshot
+directory (written to a temporary name, then renamed), so only fully fetched revisions are ever
+read. A forced push simply moves the branch. When the remote is unreachable the last good
+revision is returned with the error attached.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
-from csops.syncer.errors import SourceError
+from csops.gitrepo import GitError, Mirror
+from csops.syncer.errors import FetchError
 
 DEFAULT_PATH = "rendered/manifests"
 KEEP_SNAPSHOTS = 3
@@ -52,7 +51,7 @@ class LocalSource:
     def fetch(self) -> Revision:
         manifests = self.root / self.path
         if not manifests.is_dir():
-            raise SourceError(f"{manifests}: no such directory (check --repo and --path)")
+            raise FetchError(f"{manifests}: no such directory (check --repo and --path)")
         digest = hashlib.sha256()
         for file in sorted(manifests.rglob("*")):
             if file.is_file():
@@ -70,57 +69,45 @@ class GitSource:
         self.path = path
         key = hashlib.sha256(f"{url}\0{branch}".encode()).hexdigest()[:16]
         self.cache = cache_dir / key
-        self.mirror = self.cache / "mirror.git"
+        self.mirror = Mirror(url, branch, self.cache / "mirror.git")
         self._last: Revision | None = None
-
-    def _repo(self) -> git.Repo:
-        if (self.mirror / "HEAD").exists():
-            return git.Repo(self.mirror)
-        self.cache.mkdir(parents=True, exist_ok=True)
-        repo = git.Repo.init(self.mirror, bare=True)
-        repo.create_remote("origin", self.url)
-        return repo
 
     def fetch(self) -> Revision:
         try:
-            repo = self._repo()
-            ref = f"refs/remotes/origin/{self.branch}"
-            repo.git.fetch("--force", "--prune", "origin", f"+refs/heads/{self.branch}:{ref}")
-            commit = repo.commit(ref)
-        except (git.GitCommandError, git.BadName, ValueError, OSError) as exc:
-            message = f"cannot fetch branch {self.branch!r} of {self.url}: {_short(exc)}"
+            commit = self.mirror.fetch()
+        except GitError as exc:
+            message = (
+                f"cannot fetch branch {self.branch!r} of {self.url}: {exc.problems[0].message}"
+            )
             if self._last is None:
                 last = self._last_snapshot()
                 if last is None:
-                    raise SourceError(message) from exc
+                    raise FetchError(message) from exc
                 self._last = last
             return Revision(self._last.name, self._last.manifests, stale_error=message)
-        name = f"{self.branch}@sha1:{commit.hexsha}"
+        name = f"{self.branch}@sha1:{commit}"
         self._last = Revision(name, self._snapshot(commit))
         return self._last
 
-    def _snapshot(self, commit: git.Commit) -> Path:
+    def _snapshot(self, commit: str) -> Path:
         snapshots = self.cache / "snapshots"
-        target = snapshots / commit.hexsha
+        target = snapshots / commit
         manifests = target / "rendered" / "manifests"
         if target.is_dir():
             return manifests
         snapshots.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=snapshots))
         try:
-            root = commit.tree
             try:
-                sub = root / self.path
-            except KeyError as exc:
-                raise SourceError(
-                    f"{self.url}@{commit.hexsha[:12]}: path {self.path!r} does not exist"
-                ) from exc
-            _extract(sub, staging / "rendered" / "manifests")
+                found = self.mirror.export(commit, self.path, staging / "rendered" / "manifests")
+            except GitError as exc:
+                raise FetchError(str(exc)) from exc
+            if not found:
+                raise FetchError(f"{self.url}@{commit[:12]}: path {self.path!r} does not exist")
             parent = self.path.rstrip("/").rpartition("/")[0]
             releases = f"{parent}/releases" if parent else "releases"
-            with contextlib.suppress(KeyError):
-                _extract(root / releases, staging / "rendered" / "releases")
-            (staging / "REVISION").write_text(commit.hexsha)
+            self.mirror.export(commit, releases, staging / "rendered" / "releases")
+            (staging / "REVISION").write_text(commit)
             staging.replace(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -137,33 +124,13 @@ class GitSource:
                 shutil.rmtree(old, ignore_errors=True)
 
     def _last_snapshot(self) -> Revision | None:
-        try:
-            repo = git.Repo(self.mirror)
-            commit = repo.commit(f"refs/remotes/origin/{self.branch}")
-        except (git.GitError, git.BadName, ValueError, OSError):
+        commit = self.mirror.last_fetched()
+        if commit is None:
             return None
-        target = self.cache / "snapshots" / commit.hexsha / "rendered" / "manifests"
+        target = self.cache / "snapshots" / commit / "rendered" / "manifests"
         if not target.is_dir():
             return None
-        return Revision(f"{self.branch}@sha1:{commit.hexsha}", target)
-
-
-def _extract(tree: git.Tree | git.Blob, into: Path) -> None:
-    if isinstance(tree, git.Blob):
-        raise SourceError(f"{tree.path} is a file, expected a directory")
-    into.mkdir(parents=True, exist_ok=True)
-    for item in tree.traverse():
-        if not isinstance(item, git.Blob):
-            continue
-        rel = Path(item.path).relative_to(tree.path) if tree.path else Path(item.path)
-        dest = into / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(item.data_stream.read())
-
-
-def _short(exc: Exception) -> str:
-    text = str(getattr(exc, "stderr", "") or exc).strip()
-    return " ".join(text.split())[:300]
+        return Revision(f"{self.branch}@sha1:{commit}", target)
 
 
 def open_source(
@@ -173,7 +140,7 @@ def open_source(
     local = Path(repo)
     if not is_remote(repo) and branch is None:
         if not local.is_dir():
-            raise SourceError(f"{repo}: not a directory")
+            raise FetchError(f"{repo}: not a directory")
         return LocalSource(local.resolve(), path)
     url = repo if is_remote(repo) else local.resolve().as_uri()
     return GitSource(url, branch or "main", path, cache_dir)

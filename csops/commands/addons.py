@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -11,14 +10,12 @@ from types import FrameType
 import click
 
 from csops import options
+from csops.errors import CommandFailed
 from csops.syncer import logs
 from csops.syncer.addons import clusteraddon
 from csops.syncer.addons.controller import AddonController, AddonOptions
 from csops.syncer.addons.hooks import HookHandler, HookServer, extension_config
-from csops.syncer.errors import SyncError
 from csops.syncer.kube import Kube
-
-EXIT_FAILED = 1
 
 
 @click.command("addons")
@@ -82,11 +79,7 @@ def addons(  # noqa: PLR0917 - one parameter per click option
     if hook_port is not None and (hook_cert is None or hook_key is None):
         raise click.UsageError("--hook-port needs --hook-cert and --hook-key")
     log = logs.configure(log_format)
-    try:
-        kube = Kube.from_kubeconfig(kubeconfig)
-    except SyncError as exc:
-        log.error("cannot reach the management cluster", extra={"error": str(exc)})
-        sys.exit(EXIT_FAILED)
+    kube = Kube.from_kubeconfig(kubeconfig)
     server: HookServer | None = None
     options = AddonOptions(
         interval=interval,
@@ -98,17 +91,17 @@ def addons(  # noqa: PLR0917 - one parameter per click option
     if once:
         try:
             results = controller.reconcile_once()
-        except SyncError as exc:
-            log.error("addons failed", extra={"error": str(exc)})
-            sys.exit(EXIT_FAILED)
         finally:
             controller.clients.close()
+            kube.close()
         for key, result in sorted(results.items()):
             (log.info if result.ready else log.warning)(
                 "ready" if result.ready else "not ready",
                 extra={"cluster": key, "detail": result.message},
             )
-        sys.exit(0 if all(r.ready for r in results.values()) else EXIT_FAILED)
+        if not all(r.ready for r in results.values()):
+            raise CommandFailed()
+        return
     if hook_port is not None and hook_cert is not None and hook_key is not None:
         hook_kube = Kube.from_kubeconfig(kubeconfig, field_manager=clusteraddon.HOOKS_FIELD_MANAGER)
         handler = HookHandler(

@@ -6,18 +6,14 @@ the command returns; ``down`` stops them. Exit codes: 0 ok, 1 failure, 2 usage.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import click
 
+from csops.errors import CommandFailed
+
 if TYPE_CHECKING:
     from csops.controlplane.devcluster import DevCluster
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def _cluster() -> DevCluster:
@@ -25,8 +21,9 @@ def _cluster() -> DevCluster:
     try:
         from csops.controlplane.devcluster import DevCluster
     except ModuleNotFoundError as exc:
-        _fail(f"csops dev-cluster needs {exc.name}: pip install 'csops[dev]'")
-        raise
+        raise CommandFailed(
+            f"csops dev-cluster needs {exc.name}: pip install 'csops[dev]'"
+        ) from exc
     return DevCluster()
 
 
@@ -44,15 +41,9 @@ def dev_cluster() -> None:
 )
 def up(port: int | None, controller_manager: bool | None) -> None:
     """Start the dev cluster in the background (idempotent)."""
-    from csops.controlplane.errors import ControlPlaneError
-
     cluster = _cluster()
-    try:
-        started = cluster.up(port=port, controller_manager=controller_manager)
-        status = cluster.status()
-    except ControlPlaneError as exc:
-        _fail(str(exc))
-        return
+    started = cluster.up(port=port, controller_manager=controller_manager)
+    status = cluster.status()
     if started:
         click.echo(f"dev cluster is up at {status.url}")
     else:
@@ -80,7 +71,7 @@ def kubeconfig() -> None:
     """Print the path of the dev cluster's kubeconfig."""
     path = _cluster().kubeconfig_path
     if not path.is_file():
-        _fail("no dev cluster kubeconfig yet; run `csops dev-cluster up`")
+        raise CommandFailed("no dev cluster kubeconfig yet; run `csops dev-cluster up`")
     click.echo(str(path))
 
 
@@ -92,11 +83,11 @@ def status() -> None:
         click.echo("dev cluster is not running")
         if current.pids:
             click.echo(f"  leftover processes: {current.pids} (run `csops dev-cluster down`)")
-        sys.exit(1)
+        raise CommandFailed()
     state = "ready" if current.ready else "running, not ready"
     click.echo(f"dev cluster is {state} at {current.url}")
     click.echo(f"kubeconfig: {current.kubeconfig}")
     for name, pid in sorted(current.pids.items()):
         click.echo(f"  {name}: pid {pid}")
     if not current.ready:
-        sys.exit(1)
+        raise CommandFailed()

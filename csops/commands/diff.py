@@ -9,7 +9,6 @@ dry-run diff (server-side apply with ``dryRun``), so nothing in the cluster chan
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ from typing import Any
 import click
 
 from csops import console, options
-from csops.commands.render import EXIT_FAILED, _fail, _run, mode_option, repo_argument
-from csops.renderer import RendererError, objectdiff, publish
+from csops.commands.render import _run, default_base, mode_option, repo_argument
+from csops.errors import CommandFailed
+from csops.renderer import objectdiff, publish, review
 
 FORMATS = ("text", "markdown", "json")
 _STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
@@ -81,11 +81,9 @@ def _cluster_diff(
     """Render afresh and ask the syncer what applying it would change (a dry run)."""
     try:
         from csops.syncer.diff import cluster_diff
-        from csops.syncer.errors import SyncError
         from csops.syncer.kube import Kube
     except ImportError as exc:  # a renderer-only installation
-        console.err.print(f"[red]error:[/] --cluster needs the syncer: {exc}")
-        sys.exit(EXIT_FAILED)
+        raise CommandFailed(f"--cluster needs the syncer: {exc}") from exc
     result = _run(repo, mode=mode)
     with tempfile.TemporaryDirectory(prefix="csops-diff-") as tmp:
         manifests = Path(tmp) / "manifests"
@@ -94,17 +92,13 @@ def _cluster_diff(
                 target = Path(tmp) / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
+        kube = Kube.from_kubeconfig(kubeconfig)
         try:
-            kube = Kube.from_kubeconfig(kubeconfig)
-            try:
-                report = cluster_diff(
-                    manifests, kube, name=name, inventory_namespace=inventory_namespace
-                )
-            finally:
-                kube.close()
-        except SyncError as exc:
-            console.err.print(f"error: {exc}", style="red", markup=False)
-            sys.exit(EXIT_FAILED)
+            report = cluster_diff(
+                manifests, kube, name=name, inventory_namespace=inventory_namespace
+            )
+        finally:
+            kube.close()
     return _cluster_report(report, fmt), not report.empty, bool(report.errors)
 
 
@@ -178,20 +172,14 @@ def diff(
         )
         _emit(text, fmt)
         if failed or (exit_code and differs):
-            sys.exit(EXIT_FAILED)
+            raise CommandFailed()
         return
-    try:
-        ref = base or publish.default_base(repo) or "HEAD"
-        old = publish.base_tree(repo, ref, path=base_path)
-    except RendererError as exc:
-        _fail(exc.problems)
+    ref = base or default_base(repo) or "HEAD"
+    old = review.base_tree(repo, ref, path=base_path)
     if base_path is None:
         result = _run(repo, mode=mode)
     else:  # the base is a hydrated branch: versions continue from its tree, not the disk's
-        try:
-            result = publish.render_on(repo, old, mode=mode)
-        except RendererError as exc:
-            _fail(exc.problems)
+        result = publish.render_on(repo, old, mode=mode)
         console.problems(result.warnings, level="warning")
     changes = objectdiff.compare_trees(old, result.files)
     if fmt == "json":
@@ -202,4 +190,4 @@ def diff(
         text = objectdiff.to_text(changes)
     _emit(text, fmt)
     if exit_code and changes:
-        sys.exit(EXIT_FAILED)
+        raise CommandFailed()

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from csops import console, options
+from csops.errors import CommandFailed, ProblemError
 from csops.renderer import (
-    Problem,
-    RendererError,
     RenderResult,
     clean,
     dirhash_h1,
     hash_version,
     publish,
     render_repo,
+    review,
     source_hashes,
     write,
 )
-
-EXIT_FAILED = 1
 
 repo_argument = click.argument(
     "repo", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
@@ -35,24 +33,19 @@ mode_option = click.option(
 )
 
 
-def _fail(problems: list[Problem]) -> NoReturn:
-    console.problems(problems)
-    count = len(problems)
-    console.err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
-    sys.exit(EXIT_FAILED)
+def default_base(repo: Path) -> str | None:
+    """The review base: a CI's target branch (``$GITHUB_BASE_REF``), else ``origin/HEAD``."""
+    return review.default_base(repo, os.environ.get("GITHUB_BASE_REF"))
 
 
 def _check_base(repo: Path, base: str | None) -> None:
     """Review-time immutability: release bundles at ``base`` must be unchanged here."""
-    try:
-        ref = base if base is not None else publish.default_base(repo)
-        if ref is None:
-            return
-        problems = publish.immutability_problems(repo, ref)
-    except RendererError as exc:
-        _fail(exc.problems)
+    ref = base if base is not None else default_base(repo)
+    if ref is None:
+        return
+    problems = review.immutability_problems(repo, ref)
     if problems:
-        _fail(problems)
+        raise ProblemError(problems)
     console.err.print(f"release bundles unchanged since {ref}")
 
 
@@ -66,11 +59,8 @@ base_option = click.option(
 
 
 def _run(repo: Path, **kwargs: Any) -> RenderResult:
-    try:
-        with console.progress("rendering cluster stacks…"):
-            result = render_repo(repo, **kwargs)
-    except RendererError as exc:
-        _fail(exc.problems)
+    with console.progress("rendering cluster stacks…"):
+        result = render_repo(repo, **kwargs)
     console.problems(result.warnings, level="warning")
     return result
 
@@ -205,6 +195,7 @@ def render(
                 branch_path=branch_path,
                 remote=remote,
                 push_branch=push_branch,
+                detached_branch=os.environ.get("GITHUB_REF_NAME"),
                 retries=retries,
             ),
         )
@@ -222,10 +213,7 @@ def render(
             ):
                 for path in paths:
                     console.out.print(f"{label}: {result.config.output}/{path}")
-            console.err.print(
-                "the rendered tree is stale: run `csops render` and commit it", style="red"
-            )
-            sys.exit(EXIT_FAILED)
+            raise CommandFailed("the rendered tree is stale: run `csops render` and commit it")
         console.err.print("the rendered tree is up to date")
         return
     written = write(result)
@@ -243,11 +231,8 @@ def render(
 
 
 def _publish(repo: Path, options: publish.PublishOptions) -> None:
-    try:
-        with console.progress("rendering and committing…"):
-            published = publish.publish(repo, options)
-    except RendererError as exc:
-        _fail(exc.problems)
+    with console.progress("rendering and committing…"):
+        published = publish.publish(repo, options)
     console.problems(published.result.warnings, level="warning")
     for name in published.result.new_releases:
         console.out.print(f"release {name} cut")

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
 import click
 
 from csops import console, options
+from csops.errors import CommandFailed
 from csops.syncer import logs
 from csops.syncer.addons import clusteraddon
 from csops.syncer.addons.controller import AddonController, AddonOptions
 from csops.syncer.addons.hooks import HookHandler, HookServer
 from csops.syncer.addons.sidecar import AddonSidecar
 from csops.syncer.controller import Controller, SyncConfig, default_cache_dir, sync_once
-from csops.syncer.errors import SyncError
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.prune import PruneGuards
 from csops.syncer.reconcile import SyncOptions
 from csops.syncer.source import DEFAULT_PATH, Revision
-
-EXIT_FAILED = 1
 
 
 def _listen(value: str | None) -> tuple[str, int] | None:
@@ -192,11 +189,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     )
     if once:
         synced: list[Revision] = []
-        try:
-            result = sync_once(config, on_synced=synced.append)
-        except SyncError as exc:
-            log.error("sync failed", extra={"error": str(exc)})
-            sys.exit(EXIT_FAILED)
+        result = sync_once(config, on_synced=synced.append)
         log.info(
             "synced" if result.ok else "sync incomplete",
             extra={
@@ -216,12 +209,13 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         addons_ok = True
         if addons and synced:
             addons_ok = _addons_once(kubeconfig, synced[-1], addon_options)
-        sys.exit(0 if result.ok and addons_ok else EXIT_FAILED)
+        if not (result.ok and addons_ok):
+            raise CommandFailed()
+        return
     controller = Controller(config)
     closing: list[Kube] = []
     sidecar: AddonSidecar | None = None
     server: HookServer | None = None
-    code = EXIT_FAILED
     try:
         if addons:
             addon_kube = Kube.from_kubeconfig(kubeconfig)
@@ -252,9 +246,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        code = controller.run()
-    except SyncError as exc:
-        log.error("sync failed", extra={"error": str(exc)})
+        controller.run()
     finally:
         controller.stop.set()
         if sidecar is not None:
@@ -263,7 +255,6 @@ def sync(  # noqa: PLR0917 - one parameter per click option
             server.stop()
         for kube in closing:
             kube.close()
-    sys.exit(code)
 
 
 def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOptions) -> bool:
@@ -274,17 +265,10 @@ def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOpti
     if not releases.is_dir():
         log.warning("no releases directory; no addons applied", extra={"releases": str(releases)})
         return True
-    try:
-        kube = Kube.from_kubeconfig(kubeconfig)
-    except SyncError as exc:
-        log.error("addons failed", extra={"error": str(exc)})
-        return False
+    kube = Kube.from_kubeconfig(kubeconfig)
     controller = AddonController(kube, releases, options, revision=revision.name)
     try:
         results = controller.reconcile_once()
-    except SyncError as exc:
-        log.error("addons failed", extra={"error": str(exc)})
-        return False
     finally:
         controller.clients.close()
         kube.close()
@@ -310,12 +294,11 @@ def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOpti
 @options.output("output")
 def status(kubeconfig: Path | None, name: str, inventory_namespace: str, output: str) -> None:
     """What is synced, what is held back by in-use protection, and the last error."""
+    kube = Kube.from_kubeconfig(kubeconfig)
     try:
-        kube = Kube.from_kubeconfig(kubeconfig)
         inventory = InventoryStore(kube, name, inventory_namespace).read()
-    except SyncError as exc:
-        console.err.print(f"error: {exc}", style="red", markup=False)
-        sys.exit(EXIT_FAILED)
+    finally:
+        kube.close()
     state = inventory.state
     data: dict[str, object] = {
         "inventory": f"{inventory_namespace}/{name}",
@@ -332,7 +315,7 @@ def status(kubeconfig: Path | None, name: str, inventory_namespace: str, output:
         return
     if not inventory.members and not state:
         click.echo(f"no inventory {inventory_namespace}/{name}: nothing synced yet")
-        sys.exit(EXIT_FAILED)
+        raise CommandFailed()
     click.echo(f"revision:  {data['revision']}")
     click.echo(f"objects:   {data['objects']}")
     click.echo(f"state:     {'synced' if data['ok'] else 'NOT synced'}")

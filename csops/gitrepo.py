@@ -1,8 +1,13 @@
-"""The one adapter to git for the renderer (GitPython, and the git binary for plumbing).
+"""The one adapter to git (GitPython, and the git binary for plumbing): nothing else imports git.
 
-:func:`revision` tells a render where the stacks repository stands; :class:`Repository` reads
-trees at refs and writes commits and pushes for ``render --commit``, ``diff`` and the
-review-time immutability check.
+- :func:`source_commit` tells a render where the stacks repository stands (read before the
+  render starts; the render takes it as data);
+- :class:`Repository` reads trees at refs and writes commits and pushes for ``render --commit``,
+  ``diff`` and the review-time immutability check;
+- :class:`Mirror` keeps a bare mirror of one branch of a remote for the syncer, and exports a
+  commit's directories into plain files.
+
+Every failure is a :class:`GitError` naming the repository and what to do.
 """
 
 from __future__ import annotations
@@ -17,19 +22,24 @@ from pathlib import Path
 import git
 from gitdb.base import IStream
 
-from csops.renderer.errors import GitError, Problem
+from csops.errors import Problem, ProblemError
+
+
+class GitError(ProblemError):
+    """A git operation failed, or the repository is not in a state csops can work with."""
 
 
 @dataclass(frozen=True)
-class Revision:
-    """The commit a render was made from, and whether the sources had local changes."""
+class SourceCommit:
+    """The commit a render is made from, and whether the sources had local changes."""
 
     commit: str
     dirty: bool
 
 
-def revision(root: Path, output: Path) -> Revision | None:
-    """HEAD of the repository holding ``root``; ``None`` outside git or before a first commit."""
+def source_commit(root: Path, output: Path) -> SourceCommit | None:
+    """HEAD of the repository holding ``root`` and whether anything but ``output`` changed;
+    ``None`` outside git or before a first commit."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
         commit = repo.head.commit.hexsha
@@ -41,7 +51,7 @@ def revision(root: Path, output: Path) -> Revision | None:
     except ValueError:
         out = None
     status = repo.git.status("--porcelain", "--", ".", *([f":(exclude){out}"] if out else []))
-    return Revision(commit, bool(status.strip()))
+    return SourceCommit(commit, bool(status.strip()))
 
 
 _ZERO = "0" * 40
@@ -99,6 +109,15 @@ class Repository:
             return self.repo.head.commit.hexsha
         except ValueError:
             return None
+
+    def require_head(self) -> str:
+        """The commit HEAD points at; a :class:`GitError` before the first commit."""
+        head = self.head()
+        if head is None:
+            raise GitError(
+                Problem(str(self.top), "has no commits yet", hint="commit the sources first")
+            )
+        return head
 
     def branch(self) -> str | None:
         """The checked-out branch; ``None`` on a detached HEAD."""
@@ -300,3 +319,69 @@ class Repository:
             "fetch first" in output or "non-fast-forward" in output
         )
         return PushResult(False, rejected, output.strip())
+
+
+class Mirror:
+    """A bare mirror of one branch of a remote (any URL git understands, ``file://`` too)."""
+
+    def __init__(self, url: str, branch: str, directory: Path) -> None:
+        self.url = url
+        self.branch = branch
+        self.directory = directory
+        self._ref = f"refs/remotes/origin/{branch}"
+
+    def _open(self) -> git.Repo:
+        if (self.directory / "HEAD").exists():
+            return git.Repo(self.directory)
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo.init(self.directory, bare=True)
+        repo.create_remote("origin", self.url)
+        return repo
+
+    def fetch(self) -> str:
+        """Fetch the branch (forced: a rewritten history simply moves it); its commit."""
+        try:
+            repo = self._open()
+            repo.git.fetch("--force", "--prune", "origin", f"+refs/heads/{self.branch}:{self._ref}")
+            return str(repo.commit(self._ref).hexsha)
+        except (git.GitCommandError, git.BadName, ValueError, OSError) as exc:
+            raise GitError(
+                Problem(self.url, f"cannot fetch branch {self.branch!r}: {_short(exc)}")
+            ) from exc
+
+    def last_fetched(self) -> str | None:
+        """The commit the last successful fetch brought, or ``None``."""
+        try:
+            return str(git.Repo(self.directory).commit(self._ref).hexsha)
+        except (git.GitError, git.BadName, ValueError, OSError):
+            return None
+
+    def export(self, commit: str, path: str, into: Path) -> bool:
+        """Write the files below ``path`` at ``commit`` into ``into``; False when it is absent.
+
+        A ``path`` naming a file, not a directory, is a :class:`GitError`.
+        """
+        tree = git.Repo(self.directory).commit(commit).tree
+        if path.strip("/"):
+            try:
+                tree = tree / path.strip("/")
+            except KeyError:
+                return False
+        if not isinstance(tree, git.Tree):
+            raise GitError(
+                Problem(f"{self.url}@{commit[:12]}", f"{path} is a file, expected a directory")
+            )
+        into.mkdir(parents=True, exist_ok=True)
+        for item in tree.traverse():
+            if not isinstance(item, git.Blob):
+                continue
+            rel = Path(item.path).relative_to(tree.path) if tree.path else Path(item.path)
+            dest = into / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(item.data_stream.read())
+        return True
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "stderr", "") or exc).strip()
+    return " ".join(text.split())[:300]
