@@ -8,7 +8,7 @@ Public API (the syncer may use these, nothing else):
 - :func:`render_addon`, :func:`template_values`, :func:`load_addon_config`,
   :func:`addon_charts` — per-cluster addon rendering from a release bundle;
 - :func:`read_release` and :class:`Release` — read one release bundle;
-- addon stages: :data:`ADDON_CONFIG`, :data:`HOOKS`;
+- addon stages: :data:`ADDON_CONFIG`, :data:`HOOKS`, :class:`Hook`, :class:`StageAction`;
 - names and versions: :class:`Version`, :class:`VersionError`, :class:`StackId`,
   :func:`parse_release_name`,
   :func:`class_to_release_name`;
@@ -20,7 +20,9 @@ from csops.renderer.addons import (
     HOOKS,
     AddonConfig,
     Condition,
+    Hook,
     Stage,
+    StageAction,
     addon_charts,
     render_addon,
     template_values,
@@ -42,6 +44,7 @@ __all__ = [
     "RELEASES_ANNOTATION",
     "AddonConfig",
     "Condition",
+    "Hook",
     "Problem",
     "Release",
     "RenderResult",
@@ -49,6 +52,7 @@ __all__ = [
     "StackHashes",
     "StackId",
     "Stage",
+    "StageAction",
     "Version",
     "VersionError",
     "addon_charts",

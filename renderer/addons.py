@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,23 @@ from csops.renderer.manifests import parse_files
 
 RELEASE_NAME = "cluster-addon"
 NAMESPACE = "kube-system"
-HOOKS = ("AfterControlPlaneInitialized", "BeforeClusterUpgrade")
+
+
+class Hook(StrEnum):
+    """The CAPI lifecycle hooks CSO runs addon stages for."""
+
+    AFTER_CONTROL_PLANE_INITIALIZED = "AfterControlPlaneInitialized"
+    BEFORE_CLUSTER_UPGRADE = "BeforeClusterUpgrade"
+
+
+class StageAction(StrEnum):
+    """What a stage does with its chart."""
+
+    APPLY = "apply"
+    DELETE = "delete"
+
+
+HOOKS = tuple(Hook)
 ADDON_CONFIG = "clusteraddon.yaml"
 ADDON_VALUES = "cluster-addon-values.yaml"
 OVERWRITE = "overwrite.yaml"
@@ -41,7 +58,7 @@ class Stage:
     """One step of a hook: apply or delete one addon chart, optionally gated by CEL."""
 
     name: str
-    action: str
+    action: StageAction
     pre: Condition | None = None
     post: Condition | None = None
 
@@ -68,10 +85,10 @@ def load_config(path: Path, display: str) -> AddonConfig:
         raise SourceError(problems)
     stages = {}
     for hook in HOOKS:
-        stages[hook] = tuple(
+        stages[hook.value] = tuple(
             Stage(
                 s["name"],
-                s["action"],
+                StageAction(s["action"]),
                 _condition(s.get("waitForPreCondition")),
                 _condition(s.get("waitForPostCondition")),
             )

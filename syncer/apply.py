@@ -10,44 +10,30 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from csops.syncer import quantity
-from csops.syncer.desired import DesiredObject
+from csops.syncer.changeset import Action, Change
 from csops.syncer.errors import ApiError
-from csops.syncer.inventory import PART_OF_LABEL
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId, Resource
 
-UNCHANGED, CREATED, CONFIGURED, FAILED = "unchanged", "created", "configured", "failed"
+Item = tuple[ObjectId, Resource, dict[str, Any], dict[str, Any] | None]
 
 
-@dataclass
-class Outcome:
-    id: ObjectId
-    action: str
-    live: dict[str, Any] | None = None
-    error: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.action in (CREATED, CONFIGURED)
-
-
-def prepared(obj: DesiredObject, applyset: str, resource: Resource) -> dict[str, Any]:
-    """The body to apply: the desired object labelled as a member of the ApplySet."""
-    body = copy.deepcopy(obj.body)
+def prepared(
+    obj: Mapping[str, Any], resource: Resource, labels: Mapping[str, str], default_namespace: str
+) -> dict[str, Any]:
+    """The body to apply: ``obj`` with ``labels``, its namespace settled, without status."""
+    body = copy.deepcopy(dict(obj))
     meta = body.setdefault("metadata", {})
     if resource.namespaced:
-        meta.setdefault("namespace", "default")
+        meta["namespace"] = meta.get("namespace") or default_namespace
     else:
         meta.pop("namespace", None)
-    labels = meta.get("labels") or {}
-    labels[PART_OF_LABEL] = applyset
-    meta["labels"] = labels
+    meta["labels"] = {**(meta.get("labels") or {}), **labels}
     body.pop("status", None)
     return body
 
@@ -180,27 +166,27 @@ class Applier:
         self.kube = kube
         self.concurrency = max(1, concurrency)
 
-    def apply(
-        self, items: Iterable[tuple[ObjectId, Resource, dict[str, Any], dict[str, Any] | None]]
-    ) -> list[Outcome]:
+    def apply(self, items: Iterable[Item]) -> list[Change]:
         """``(id, resource, body, live-or-None)``: unchanged ones cost no request."""
-        results: list[Outcome] = []
+        results: list[Change] = []
         todo = []
         for oid, resource, body, live in items:
             if in_sync(body, live, self.kube.field_manager):
-                results.append(Outcome(oid, UNCHANGED, live))
+                results.append(Change(oid, Action.UNCHANGED, live, None, body["apiVersion"]))
             else:
                 todo.append((oid, resource, body, live))
         if not todo:
             return results
 
-        def one(item: tuple[ObjectId, Resource, dict[str, Any], dict[str, Any] | None]) -> Outcome:
+        def one(item: Item) -> Change:
             oid, resource, body, live = item
+            version = str(body["apiVersion"])
             try:
                 applied = self.kube.apply(resource, body)
             except ApiError as exc:
-                return Outcome(oid, FAILED, live, str(exc))
-            return Outcome(oid, CREATED if live is None else CONFIGURED, applied)
+                return Change(oid, Action.FAILED, live, str(exc), version)
+            action = Action.CREATED if live is None else Action.CONFIGURED
+            return Change(oid, action, applied, None, version)
 
         if len(todo) == 1 or self.concurrency == 1:
             results.extend(one(item) for item in todo)

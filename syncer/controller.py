@@ -9,13 +9,13 @@ import os
 import random
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from csops.syncer import logs
+from csops.syncer.clock import SYSTEM, Clock, backoff
 from csops.syncer.drift import DriftWatch
 from csops.syncer.endpoints import Endpoints
 from csops.syncer.errors import LeadershipLostError, RevisionError, SyncError
@@ -57,12 +57,6 @@ class SyncConfig:
     drift_watch: bool = True
 
 
-def backoff(failures: int, base: float = 1.0, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter on the upper half."""
-    delay = min(cap, base * 2 ** max(0, failures - 1))
-    return float(delay / 2 + random.random() * delay / 2)
-
-
 def sync_once(
     config: SyncConfig,
     kube: Kube | None = None,
@@ -87,8 +81,11 @@ def sync_once(
 
 
 class Controller:
-    def __init__(self, config: SyncConfig, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, config: SyncConfig, metrics: Metrics | None = None, *, clock: Clock = SYSTEM
+    ) -> None:
         self.config = config
+        self.clock = clock
         self.metrics = metrics or Metrics()
         self.log = logs.get()
         self.stop = threading.Event()
@@ -120,7 +117,7 @@ class Controller:
 
     def run(self) -> int:
         config = self.config
-        kube = Kube.from_kubeconfig(config.kubeconfig)
+        kube = Kube.from_kubeconfig(config.kubeconfig, clock=self.clock)
         source = open_source(config.repo, config.branch, config.path, config.cache_dir)
         store = InventoryStore(kube, config.name, config.inventory_namespace)
         if config.listen:
@@ -154,6 +151,7 @@ class Controller:
             store,
             config.options,
             cancelled=lambda: self.newer.is_set() or self.stop.is_set(),
+            clock=self.clock,
             may_write=elector.is_leader if elector is not None else lambda: True,
         )
         drift = DriftWatch(kube, self._on_watch, self.stop)
@@ -198,7 +196,7 @@ class Controller:
         kube: Kube,
     ) -> float:
         config = self.config
-        started = time.monotonic()
+        started = self.clock.monotonic()
         interval = config.interval * (1 + random.uniform(-config.jitter, config.jitter))
         try:
             revision: Revision = source.fetch()
@@ -218,7 +216,7 @@ class Controller:
             self.log.error("sync failed", extra={"error": str(exc)})
             return interval
         finally:
-            self.metrics.duration.observe(time.monotonic() - started)
+            self.metrics.duration.observe(self.clock.monotonic() - started)
         if config.drift_watch:
             # Watches start (their first list done) before the pass is published, so a change
             # made by anyone who waited for this pass is streamed, never missed.
@@ -227,6 +225,8 @@ class Controller:
             with contextlib.suppress(SyncError):
                 drift.watch(kube.resource_for_group(CLUSTER_GROUP, "Cluster"), None)
         self.last_result = result
+        if result.status_errors:
+            self.metrics.errors.labels("status").inc(len(result.status_errors))
         self.metrics.set_revision(result.revision)
         self.metrics.applied.inc(len(result.changed))
         self.metrics.pruned.inc(len(result.pruned))

@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 
 from csops.syncer import desired
-from csops.syncer.apply import in_sync, prepared
+from csops.syncer.apply import in_sync
+from csops.syncer.engine import Engine, EngineOptions
 from csops.syncer.errors import ApiError, NotFoundError
-from csops.syncer.inventory import InventoryStore
+from csops.syncer.inventory import PART_OF_LABEL, InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId
 
@@ -85,11 +86,11 @@ def cluster_diff(
     """
     objects = desired.load(manifests)
     store = InventoryStore(kube, name, inventory_namespace)
+    engine = Engine(kube, EngineOptions(labels={PART_OF_LABEL: store.id}))
     result = ClusterDiff()
     for obj in objects:
         try:
-            resource = kube.resource(obj.api_version, obj.id.kind)
-            body = prepared(obj, store.id, resource)
+            _, resource, body = engine.resolve(obj.body)
             live = kube.get_or_none(resource, obj.id.namespace or None, obj.id.name)
             if live is None:
                 result.added.append(ObjectDiff(obj.id, "added", _unified(obj.id, "", _clean(body))))
@@ -105,12 +106,7 @@ def cluster_diff(
         except ApiError as exc:
             result.errors[obj.id] = str(exc)
     wanted = {o.id for o in objects}
-    for oid in sorted(store.read().members - wanted):
-        try:
-            resource = kube.resource_for_group(oid.group, oid.kind)
-            live = kube.get_or_none(resource, oid.namespace or None, oid.name)
-        except NotFoundError:
-            continue
+    for oid, live in sorted(engine.read(store.read().members - wanted).items()):
         if live is not None:
             result.removed.append(ObjectDiff(oid, "removed", _unified(oid, _clean(live), "")))
     return result

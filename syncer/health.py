@@ -9,18 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-CURRENT = "Current"
-IN_PROGRESS = "InProgress"
-FAILED = "Failed"
-TERMINATING = "Terminating"
-NOT_FOUND = "NotFound"
+from csops.syncer.clock import Clock
+
+
+class Status(StrEnum):
+    """kstatus' statuses."""
+
+    CURRENT = "Current"
+    IN_PROGRESS = "InProgress"
+    FAILED = "Failed"
+    TERMINATING = "Terminating"
+    NOT_FOUND = "NotFound"
+
+
+CURRENT = Status.CURRENT
+IN_PROGRESS = Status.IN_PROGRESS
+FAILED = Status.FAILED
+TERMINATING = Status.TERMINATING
+NOT_FOUND = Status.NOT_FOUND
 
 
 @dataclass(frozen=True)
 class Health:
-    status: str
+    status: Status
     message: str = ""
 
 
@@ -286,8 +300,7 @@ def wait_for(
     *,
     timeout: float,
     cancelled: Callable[[], bool],
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
+    clock: Clock,
     interval: float = 0.5,
     known: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> WaitReport:
@@ -298,7 +311,7 @@ def wait_for(
     no request. Returns the report; the caller decides what a pending or failed entry means.
     """
     statuses: dict[str, Health] = {}
-    deadline = clock() + timeout
+    deadline = clock.monotonic() + timeout
     remaining = list(keys)
     read = known or fetch
     while True:
@@ -309,7 +322,7 @@ def wait_for(
                 remaining.remove(key)
             elif health.status == FAILED:
                 return WaitReport(statuses)
-        if not remaining or clock() >= deadline or cancelled():
+        if not remaining or clock.monotonic() >= deadline or cancelled():
             return WaitReport(statuses)
         read = fetch
-        sleep(min(interval, max(0.0, deadline - clock())))
+        clock.sleep(min(interval, max(0.0, deadline - clock.monotonic())))

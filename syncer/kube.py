@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import urllib3
+
+from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.errors import ApiError, NotFoundError, UnreachableError
 from csops.syncer.objects import ObjectId, Resource
 
@@ -24,6 +26,14 @@ FIELD_MANAGER = "csops"
 STATUS_FIELD_MANAGER = "csops-status"
 REQUEST_TIMEOUT = 30.0
 RETRIES = 8
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """What the client's transport raises when the server cannot be reached (evaluated only
+    when something was raised, so the client is imported late)."""
+    from kubernetes.client.exceptions import ApiException
+
+    return (urllib3.exceptions.HTTPError, OSError, ApiException)
 
 
 @dataclass(frozen=True)
@@ -35,16 +45,19 @@ class ListResult:
 class Kube:
     """A thin, thread-safe client: dicts in, dicts out, :class:`ApiError` on failure."""
 
-    def __init__(self, api_client: Any, *, field_manager: str = FIELD_MANAGER) -> None:
+    def __init__(
+        self, api_client: Any, *, field_manager: str = FIELD_MANAGER, clock: Clock = SYSTEM
+    ) -> None:
         self._api = api_client
         self.field_manager = field_manager
+        self.clock = clock
         self._lock = threading.Lock()
         self._groups: dict[str, dict[str, Resource]] = {}  # "group/version" -> kind -> resource
         self._preferred: dict[str, str] = {}  # group -> preferred version
 
     @classmethod
     def from_kubeconfig(
-        cls, kubeconfig: Path | None, *, field_manager: str = FIELD_MANAGER
+        cls, kubeconfig: Path | None, *, field_manager: str = FIELD_MANAGER, clock: Clock = SYSTEM
     ) -> Kube:
         from kubernetes import client, config
 
@@ -64,7 +77,7 @@ class Kube:
         configuration.retries = False
         api = client.ApiClient(configuration)
         api.user_agent = "csops-syncer"
-        return cls(api, field_manager=field_manager)
+        return cls(api, field_manager=field_manager, clock=clock)
 
     def close(self) -> None:
         self._api.close()
@@ -80,7 +93,7 @@ class Kube:
                 transient = exc.status in (429, 503, 504) or "initializing" in str(exc)
                 if not transient or isinstance(exc, UnreachableError):
                     raise
-            time.sleep(delay)
+            self.clock.sleep(delay)
             delay = min(delay * 2, 1.0)
         return self._once(method, path, **kwargs)
 
@@ -105,7 +118,7 @@ class Kube:
             response = self._api.rest_client.request(
                 method, url, headers=headers, body=body, _request_timeout=timeout
             )
-        except Exception as exc:  # urllib3 connection errors, SSL, timeouts
+        except _transport_errors() as exc:  # connection refused, TLS, timeouts
             raise UnreachableError(f"{method} {path}: API server unreachable: {exc}") from exc
         if stream and response.status < 300:
             return response.response
@@ -311,7 +324,7 @@ class Kube:
                     if line.strip():
                         event = json.loads(line)
                         yield str(event.get("type", "")), event.get("object") or {}
-        except Exception as exc:  # connection dropped mid-stream
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # dropped mid-stream
             raise UnreachableError(f"watch of {resource.plural} ended: {exc}") from exc
         finally:
             response.release_conn()

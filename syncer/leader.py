@@ -8,26 +8,16 @@ holder so a standby takes over at once.
 
 from __future__ import annotations
 
-import datetime
 import threading
-import time
-from collections.abc import Callable
 
-from csops.syncer.errors import ApiError, NotFoundError
+from csops.syncer.clock import SYSTEM, Clock
+from csops.syncer.clock import micro_timestamp as _micro
+from csops.syncer.clock import parse_timestamp as _parse
+from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
 from csops.syncer.objects import Resource
 
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
-
-
-def _micro(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(text: str | None) -> float:
-    if not text:
-        return 0.0
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 class LeaderElector:
@@ -40,8 +30,7 @@ class LeaderElector:
         *,
         lease_duration: float = 15.0,
         renew_every: float | None = None,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.kube = kube
         self.name = name
@@ -50,17 +39,16 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.renew_every = renew_every or max(0.2, lease_duration / 3)
         self.clock = clock
-        self.monotonic = monotonic
         self._valid_until = 0.0
         self._lock = threading.Lock()
 
     def is_leader(self) -> bool:
         with self._lock:
-            return self.monotonic() < self._valid_until
+            return self.clock.monotonic() < self._valid_until
 
     def try_acquire_or_renew(self) -> bool:
-        started = self.monotonic()
-        now = self.clock()
+        started = self.clock.monotonic()
+        now = self.clock.time()
         spec = {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": max(1, round(self.lease_duration)),
@@ -97,7 +85,7 @@ class LeaderElector:
                     spec["leaseTransitions"] = int(current.get("leaseTransitions") or 0)
                 lease["spec"] = spec
                 self.kube.replace(LEASE, lease)  # resourceVersion guards against a race
-        except (ApiError, NotFoundError):
+        except ApiError:
             self._lose()
             return False
         with self._lock:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from csops.gitrepo import GitError, Mirror
 from csops.syncer.errors import FetchError
@@ -34,6 +37,22 @@ class Revision:
     def rendered_root(self) -> Path:
         """The rendered tree (parent of ``manifests/``), where ``releases/`` lives."""
         return self.manifests.parent
+
+    @property
+    def releases(self) -> Path:
+        """The release bundles of this revision (``releases/`` beside ``manifests/``)."""
+        return self.rendered_root / "releases"
+
+    def kubernetes_versions(self, releases: Iterable[str]) -> dict[str, str]:
+        """Each release's Kubernetes version from its bundle's ``metadata.yaml`` ("" unknown)."""
+        found = {}
+        for name in releases:
+            try:
+                data = yaml.safe_load((self.releases / name / "metadata.yaml").read_text())
+                found[name] = str(((data or {}).get("versions") or {}).get("kubernetes") or "")
+            except (OSError, yaml.YAMLError):
+                found[name] = ""
+        return found
 
 
 def is_remote(repo: str) -> bool:

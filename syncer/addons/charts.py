@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from csops.renderer import INSTANCE_LABEL, RendererError, render_addon
+from csops.syncer.addons.cluster import ClusterView, ObjectRef
 from csops.syncer.addons.errors import ChartError
 from csops.syncer.addons.releases import ReleaseBundle
+from csops.syncer.errors import ApiError
+from csops.syncer.kube import Kube
 
 OWNED = "owned"
 POD_TEMPLATE_KINDS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet"})
@@ -26,6 +29,29 @@ class ClusterContext:
     cluster: dict[str, Any]
     control_plane: dict[str, Any] | None = None
     infra_cluster: dict[str, Any] | None = None
+
+
+def context_of(kube: Kube, cluster: ClusterView) -> ClusterContext:
+    """The Cluster and the live objects it references (``None`` where one cannot be read)."""
+    return ClusterContext(
+        cluster.body,
+        _referenced(kube, cluster.control_plane_ref),
+        _referenced(kube, cluster.infrastructure_ref),
+    )
+
+
+def _referenced(kube: Kube, ref: ObjectRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    try:
+        if ref.version:
+            api_version = f"{ref.group}/{ref.version}" if ref.group else ref.version
+            resource = kube.resource(api_version, ref.kind)
+        else:
+            resource = kube.resource_for_group(ref.group, ref.kind)
+        return kube.get_or_none(resource, ref.namespace, ref.name)
+    except ApiError:
+        return None
 
 
 def render(

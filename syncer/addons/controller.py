@@ -13,9 +13,7 @@ it started with.
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,9 +22,11 @@ from typing import Any
 
 from csops.syncer import logs
 from csops.syncer.addons.cluster import CLUSTER_API_VERSION, ClusterView, view
-from csops.syncer.addons.reconcile import AddonOptions, ClusterReconciler, Result
+from csops.syncer.addons.options import AddonOptions, Result
+from csops.syncer.addons.reconcile import ClusterReconciler
 from csops.syncer.addons.releases import ReleaseCatalog
 from csops.syncer.addons.workload import WorkloadClients
+from csops.syncer.clock import SYSTEM, Clock, backoff
 from csops.syncer.drift import DriftWatch
 from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
@@ -47,7 +47,7 @@ class AddonController:
         kube: Kube,
         releases_dir: Path | None,
         options: AddonOptions | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM,
         *,
         revision: str | None = None,
     ) -> None:
@@ -157,7 +157,7 @@ class AddonController:
                     self.log.info("addon controller running")
                     active = True
                     last_list = 0.0
-                now = time.monotonic()
+                now = self.clock.monotonic()
                 period = self.options.resync if watching else self.options.tick
                 if now - last_list >= period or self._wake.is_set():
                     self._wake.clear()
@@ -202,15 +202,13 @@ class AddonController:
                 sched.running = False
                 if result.error:
                     sched.failures += 1
-                    delay = min(
-                        self.options.backoff_cap,
-                        self.options.backoff_base * 2 ** (sched.failures - 1),
+                    delay = backoff(
+                        sched.failures, self.options.backoff_base, self.options.backoff_cap
                     )
-                    delay = delay / 2 + random.random() * delay / 2
                 else:
                     sched.failures = 0
                     delay = result.requeue_after
-                sched.due = time.monotonic() + delay
+                sched.due = self.clock.monotonic() + delay
 
         return done
 

@@ -14,7 +14,6 @@ import base64
 import json
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +27,7 @@ from csops.syncer.addons.releases import (
     BEFORE_CLUSTER_UPGRADE,
     ReleaseCatalog,
 )
+from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
 
@@ -93,7 +93,7 @@ class HookHandler:
         *,
         upgrade_timeout: float = 900.0,
         retry_after: int = gate.RETRY_AFTER,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.kube = kube
@@ -181,11 +181,13 @@ class HookHandler:
         to_version = str(request.get("toKubernetesVersion") or c.version)
         addon = self._addon(cluster)
         previous = gate.state_of(addon)
-        state = gate.begin(previous, c.class_name, to_version, self.clock())
+        state = gate.begin(previous, c.class_name, to_version, self.clock.time())
         if state != previous:
             self._annotate(cluster, addon, **{gate.UPGRADE_ANNOTATION: state.encode()})
             self.log.info("upgrade gate opened", extra={"cluster": c.key, "target": state.target})
-        decision = gate.decide(state, addon, self.clock(), self.upgrade_timeout, self.retry_after)
+        decision = gate.decide(
+            state, addon, self.clock.time(), self.upgrade_timeout, self.retry_after
+        )
         self.on_change(c.key)
         if decision.proceed:
             return response(kind, message=decision.message)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from csops.renderer import Stage, Version, VersionError
@@ -22,7 +23,35 @@ from csops.syncer.addons.releases import (
     ReleaseBundle,
 )
 
-INSTALL, UPGRADE, SWITCH, STEADY = "install", "upgrade", "switch", "steady"
+
+class Phase(StrEnum):
+    """Where one stage of a run stands (CSO's stage phases)."""
+
+    PENDING = "Pending"
+    WAITING_PRE = "waitingForPreCondition"
+    APPLYING = "applyingOrDeleting"
+    WAITING_POST = "waitingForPostCondition"
+    DONE = "done"
+
+    @classmethod
+    def parse(cls, value: object) -> Phase:
+        """A recorded phase; anything unknown starts the stage over."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.PENDING
+
+
+class Action(StrEnum):
+    """What a cluster's addons need next."""
+
+    INSTALL = "install"
+    UPGRADE = "upgrade"
+    SWITCH = "switch"
+    STEADY = "steady"
+
+
+INSTALL, UPGRADE, SWITCH, STEADY = Action.INSTALL, Action.UPGRADE, Action.SWITCH, Action.STEADY
 STAGE_ANNOTATION = "ClusterAddonStage"  # CSO: created | upgraded (first value sticks)
 RUN_ANNOTATION = "addons.csops.dev/run"  # "<hook> <target class>": which run status.stages is
 CREATED, UPGRADED = "created", "upgraded"
@@ -69,14 +98,14 @@ class AddonState:
 
 @dataclass(frozen=True)
 class Plan:
-    action: str
+    action: Action
     target_class: str
     reason: str
     hook: str = ""
     stages: tuple[Stage, ...] = ()
     cleanup: bool = False
     old_class: str = ""
-    phases: list[str] = field(default_factory=list)  # resumed phase per stage
+    phases: list[Phase] = field(default_factory=list)  # resumed phase per stage
 
     @property
     def run(self) -> str:
@@ -142,10 +171,10 @@ def decide(
 
 def _resumed(plan: Plan, state: AddonState) -> Plan:
     """Keep recorded stage phases when the same run is still in progress, else start fresh."""
-    phases = ["Pending"] * len(plan.stages)
+    phases = [Phase.PENDING] * len(plan.stages)
     if state.run == plan.run and len(state.stages) == len(plan.stages):
         for i, (recorded, stage) in enumerate(zip(state.stages, plan.stages, strict=True)):
             if recorded.get("name") == stage.name and recorded.get("action") == stage.action:
-                phases[i] = str(recorded.get("phase") or "Pending")
+                phases[i] = Phase.parse(recorded.get("phase"))
     plan.phases.extend(phases)
     return plan

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from csops.renderer import (
     ADDON_CONFIG,
-    HOOKS,
     AddonConfig,
+    Hook,
     Release,
     RendererError,
     Stage,
+    StageAction,
     Version,
     addon_charts,
     class_to_release_name,
@@ -21,7 +22,8 @@ from csops.renderer import (
 )
 from csops.syncer.addons.errors import ReleaseMissingError
 
-AFTER_CONTROL_PLANE_INITIALIZED, BEFORE_CLUSTER_UPGRADE = HOOKS
+AFTER_CONTROL_PLANE_INITIALIZED = Hook.AFTER_CONTROL_PLANE_INITIALIZED
+BEFORE_CLUSTER_UPGRADE = Hook.BEFORE_CLUSTER_UPGRADE
 OLD_CONVENTION_CHART = "cluster-addon"
 
 
@@ -52,15 +54,15 @@ class ReleaseBundle:
     def stages(self, hook: str) -> tuple[Stage, ...]:
         """The stages a hook runs; the old convention is one ``apply`` of its single chart."""
         if self.config is None:
-            return (Stage(OLD_CONVENTION_CHART, "apply"),) if self.charts else ()
+            return (Stage(OLD_CONVENTION_CHART, StageAction.APPLY),) if self.charts else ()
         return self.config.stages.get(hook, ())
 
     def applied_charts(self, hook: str) -> list[str]:
         """Charts whose last action in ``hook`` is ``apply``: what the cluster holds afterwards."""
-        last: dict[str, str] = {}
+        last: dict[str, StageAction] = {}
         for stage in self.stages(hook):
             last[stage.name] = stage.action
-        return [name for name, action in last.items() if action == "apply"]
+        return [name for name, action in last.items() if action == StageAction.APPLY]
 
 
 class ReleaseCatalog:

@@ -1,20 +1,30 @@
-"""ClusterAddon ``status`` the way CSO writes it, plus csops's own conditions.
+"""ClusterAddon ``status`` the way CSO writes it, plus csops's own conditions (pure).
 
 ``stages[]`` (name, action, phase), ``resources[]`` (synced / not-synced with the error),
 ``ready`` and ``conditions``: ``ClusterReady``, ``ClusterStackReleaseAvailable``,
 ``HelmChartFound``, ``HelmChartTemplated``, ``HelmChartApplied``, ``HelmChartDeleted``,
 ``EvaluatedCEL``, ``HookServerReady`` (when hooks are served), ``UpgradeTimedOut`` (only while
-an upgrade went ahead without its addons) and a summary ``Ready``. Written only when it differs.
+an upgrade went ahead without its addons) and a summary ``Ready``. The
+:class:`~csops.syncer.statuswriter.StatusWriter` writes it when it differs.
 """
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csops.syncer.addons import clusteraddon
-from csops.syncer.kube import Kube
+from csops.syncer.addons.errors import (
+    AddonError,
+    ChartError,
+    ReleaseMissingError,
+    WorkloadUnreachableError,
+)
+from csops.syncer.conditions import Condition
+from csops.syncer.statuswriter import Target
+
+if TYPE_CHECKING:
+    from csops.syncer.addons.stages import Progress
 
 ORDER = (
     "ClusterReady",
@@ -27,18 +37,7 @@ ORDER = (
     "HookServerReady",
     "UpgradeTimedOut",
 )
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Cond:
-    status: bool
-    reason: str = ""
-    message: str = ""
-    severity: str = "Error"
+UPGRADE_TIMED_OUT = "UpgradeTimedOut"
 
 
 @dataclass
@@ -46,50 +45,76 @@ class AddonStatus:
     ready: bool = False
     stages: list[dict[str, Any]] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
-    conditions: dict[str, Cond] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
 
     def set(self, ctype: str, ok: bool, reason: str = "", message: str = "") -> None:
-        self.conditions[ctype] = Cond(ok, reason, message)
+        self.conditions[ctype] = Condition(ctype, ok, reason, message)
 
     def warn(self, ctype: str, reason: str, message: str) -> None:
         """A condition that is True when something is wrong (e.g. ``UpgradeTimedOut``)."""
-        self.conditions[ctype] = Cond(True, reason, message, "Warning")
+        self.conditions[ctype] = Condition.warning(ctype, reason, message)
 
-    def summary(self) -> Cond:
-        failing = [c for t, c in self.conditions.items() if not c.status and t != "UpgradeTimedOut"]
-        first = min(
-            (t for t, c in self.conditions.items() if c in failing), key=ORDER.index, default=None
-        )
-        timed_out = self.conditions.get("UpgradeTimedOut")
+    def failed(self, exc: AddonError) -> None:
+        """The condition an addon error points at (its reason), and not ready."""
+        if isinstance(exc, WorkloadUnreachableError):
+            self.set("ClusterReady", False, exc.reason, str(exc))
+        elif isinstance(exc, ReleaseMissingError):
+            self.set("ClusterStackReleaseAvailable", False, exc.reason, str(exc))
+        elif isinstance(exc, ChartError):
+            if exc.reason == "HelmChartMissing":
+                self.set("HelmChartFound", False, exc.reason, str(exc))
+            else:
+                self.set("HelmChartTemplated", False, exc.reason, str(exc))
+        else:
+            self.set("HelmChartApplied", False, exc.reason, str(exc))
+        self.ready = False
+
+    def report(self, progress: Progress) -> None:
+        """The conditions a run of stages left: charts found, CEL evaluated, objects applied."""
+        if progress.missing_charts:
+            self.set(
+                "HelmChartFound",
+                False,
+                "HelmChartMissing",
+                f"stages name charts the release lacks: {', '.join(progress.missing_charts)}",
+            )
+        else:
+            self.set("HelmChartFound", True)
+        self.set("HelmChartTemplated", True)
+        if progress.cel_error:
+            self.set("EvaluatedCEL", False, progress.cel_reason, progress.cel_error)
+        elif progress.waiting:
+            self.set("EvaluatedCEL", False, "WaitingForCondition", progress.waiting)
+        else:
+            self.set("EvaluatedCEL", True)
+        if progress.failed:
+            self.set("HelmChartApplied", False, "FailedToApplyObjects", "; ".join(progress.failed))
+        elif not progress.done:
+            self.set(
+                "HelmChartApplied",
+                False,
+                "StagesInProgress",
+                progress.waiting or "stages in progress",
+            )
+
+    def summary(self) -> Condition:
+        failing = [t for t, c in self.conditions.items() if not c.status and t != UPGRADE_TIMED_OUT]
+        first = min(failing, key=ORDER.index, default=None)
+        timed_out = self.conditions.get(UPGRADE_TIMED_OUT)
         if timed_out is not None:
             cause = f"; {self.conditions[first].message}" if first else ""
-            return Cond(False, timed_out.reason, timed_out.message + cause)
+            return Condition("Ready", False, timed_out.reason, timed_out.message + cause)
         if first is not None:
             cond = self.conditions[first]
-            return Cond(False, cond.reason, cond.message)
+            return Condition("Ready", False, cond.reason, cond.message)
         if not self.ready:
-            return Cond(False, "AddonsNotApplied", "addons are being applied")
-        return Cond(True)
+            return Condition("Ready", False, "AddonsNotApplied", "addons are being applied")
+        return Condition("Ready", True)
 
-    def body(self, old: dict[str, Any] | None) -> dict[str, Any]:
-        before = {c.get("type"): c for c in (old or {}).get("conditions") or []}
-        conds = []
-        items = [(t, self.conditions[t]) for t in ORDER if t in self.conditions]
-        items.append(("Ready", self.summary()))
-        for ctype, cond in items:
-            entry: dict[str, Any] = {"type": ctype, "status": "True" if cond.status else "False"}
-            if cond.reason:
-                entry["reason"] = cond.reason
-            if cond.message:
-                entry["message"] = cond.message[:1000]
-            if cond.reason and (not cond.status or cond.severity == "Warning"):
-                entry["severity"] = cond.severity
-            prev = before.get(ctype)
-            if prev and prev.get("status") == entry["status"] and prev.get("lastTransitionTime"):
-                entry["lastTransitionTime"] = prev["lastTransitionTime"]
-            else:
-                entry["lastTransitionTime"] = _now()
-            conds.append(entry)
+    def body(self) -> dict[str, Any]:
+        """The status as the API stores it (the writer adds transition times)."""
+        conds = [self.conditions[t] for t in ORDER if t in self.conditions]
+        conds.append(self.summary())
         return {
             "ready": self.ready,
             "stages": self.stages,
@@ -97,34 +122,11 @@ class AddonStatus:
                 self.resources,
                 key=lambda r: (r["group"], r["kind"], r["namespace"], r["name"]),
             ),
-            "conditions": conds,
+            "conditions": [c.to_api() for c in conds],
         }
 
 
-def _comparable(status: dict[str, Any]) -> dict[str, Any]:
-    conds = [
-        {k: v for k, v in c.items() if k != "lastTransitionTime"}
-        for c in status.get("conditions") or []
-    ]
-    return {
-        "ready": bool(status.get("ready")),
-        "stages": status.get("stages") or [],
-        "resources": status.get("resources") or [],
-        "conditions": conds,
-    }
-
-
-def write(kube: Kube, addon: dict[str, Any], status: AddonStatus) -> dict[str, Any]:
-    """Apply ``status`` to the ClusterAddon when it differs from the live one."""
-    old = addon.get("status") or {}
-    new = status.body(old)
-    if _comparable(new) == _comparable(old):
-        return addon
+def target(addon: dict[str, Any]) -> Target:
+    """Where a ClusterAddon's status goes."""
     meta = addon["metadata"]
-    body = {
-        "apiVersion": clusteraddon.API_VERSION,
-        "kind": clusteraddon.KIND,
-        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-        "status": new,
-    }
-    return kube.apply_status(clusteraddon.resource(kube), body)
+    return Target(clusteraddon.API_VERSION, clusteraddon.KIND, meta["namespace"], meta["name"])

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from csops.syncer.addons.plan import Phase
+
 WAIT_ANNOTATION = "addons.csops.dev/stage-wait"
 MESSAGE_LIMIT = 300
 
@@ -45,7 +47,7 @@ class StageWait:
 
     @property
     def which(self) -> str:
-        return "Pre" if self.phase == "waitingForPreCondition" else "Post"
+        return "Pre" if self.phase == Phase.WAITING_PRE else "Post"
 
     @property
     def reason(self) -> str:

@@ -240,14 +240,6 @@ def ready(addon: dict[str, Any] | None) -> bool:
 
 
 # ---------------------------------------------------------------------------- hook server
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def serving_cert(directory: Path) -> tuple[Path, Path, bytes]:
     """A self-signed serving certificate for 127.0.0.1 (cert, key, CA bundle PEM)."""
     import datetime

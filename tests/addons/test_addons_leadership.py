@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from csops.syncer.addons.engine import Workload
+from csops.syncer.addons.stages import workload_engine
 from csops.syncer.errors import LeadershipLostError
 from csops.syncer.kube import Kube
 
@@ -18,13 +18,13 @@ CONFIGMAP = {
 
 def test_workload_writes_nothing_once_leadership_is_lost(workload: Kube) -> None:
     resource = workload.resource("v1", "ConfigMap")
-    follower = Workload(workload, may_write=lambda: False)
-    leader = Workload(workload, may_write=lambda: True)
+    follower = workload_engine(workload, may_write=lambda: False)
+    leader = workload_engine(workload, may_write=lambda: True)
     with pytest.raises(LeadershipLostError):
         follower.apply([CONFIGMAP])
     assert workload.get_or_none(resource, "default", "leader-only") is None
     leader.apply([CONFIGMAP])
     with pytest.raises(LeadershipLostError):
-        follower.delete(leader.ids([CONFIGMAP]))
+        follower.delete(leader.identify([CONFIGMAP]))
     assert workload.get_or_none(resource, "default", "leader-only") is not None
-    leader.delete(leader.ids([CONFIGMAP]))
+    leader.delete(leader.identify([CONFIGMAP]))

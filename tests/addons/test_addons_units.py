@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from csops.syncer.addons import gate
-from csops.syncer.addons.conditions import evaluate
+from csops.syncer.addons.cel import evaluate
 from csops.syncer.addons.plan import (
     INSTALL,
     STEADY,

@@ -20,13 +20,13 @@ from csops.syncer.addons.hooks import HOOKS_API, HookHandler, HookServer, extens
 from csops.syncer.kube import Kube
 from tests.addons.conftest import (
     Clusters,
-    FakeClock,
     condition,
     fast_options,
     ready,
     serving_cert,
     wait_for,
 )
+from tests.fakes import WallClock
 
 V1, V2 = "openstack-birch-1-31-v1", "openstack-birch-1-31-v2"
 ACPI = "aftercontrolplaneinitialized/csops-after-control-plane-initialized"
@@ -37,7 +37,7 @@ BCU = "beforeclusterupgrade/csops-before-cluster-upgrade"
 class Hooks:
     url: str
     ca: bytes
-    clock: FakeClock
+    clock: WallClock
     controller: AddonController
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +76,7 @@ class Hooks:
 def hooks(
     mgmt: Kube, hook_kube: Kube, releases_copy: Path, namespace: str, tmp_path: Path
 ) -> Iterator[Hooks]:
-    clock = FakeClock()
+    clock = WallClock()
     cert, key, ca = serving_cert(tmp_path)
     holder: dict[str, HookServer] = {}
     controller = AddonController(

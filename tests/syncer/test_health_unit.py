@@ -16,6 +16,7 @@ from csops.syncer.health import (
     compute,
     wait_for,
 )
+from tests.fakes import FakeClock
 
 
 def cond(ctype: str, status: str, reason: str = "", message: str = "") -> dict[str, str]:
@@ -505,19 +506,6 @@ def test_messages_say_why() -> None:
 # ------------------------------------------------------------------ wait_for
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def scripted(states: dict[str, list[dict[str, Any] | None]]):  # type: ignore[no-untyped-def]
     """fetch() that returns each key's states in turn, the last one forever."""
     calls: dict[str, int] = {}
@@ -545,7 +533,6 @@ def test_wait_until_all_current() -> None:
         timeout=10,
         cancelled=lambda: False,
         clock=clock,
-        sleep=clock.sleep,
         interval=0.5,
     )
     assert report.pending == {} and report.failed == {}
@@ -556,9 +543,7 @@ def test_wait_until_all_current() -> None:
 def test_wait_fails_fast() -> None:
     clock = FakeClock()
     fetch, _calls = scripted({"a": [NOT_READY], "b": [NOT_READY, BROKEN]})
-    report = wait_for(
-        ["a", "b"], fetch, timeout=10, cancelled=lambda: False, clock=clock, sleep=clock.sleep
-    )
+    report = wait_for(["a", "b"], fetch, timeout=10, cancelled=lambda: False, clock=clock)
     assert report.failed == {"b": Health(FAILED, "broken")}
     assert report.pending.keys() == {"a", "b"}
     assert clock.now < 2
@@ -573,7 +558,6 @@ def test_wait_times_out_with_the_last_status() -> None:
         timeout=3,
         cancelled=lambda: False,
         clock=clock,
-        sleep=clock.sleep,
         interval=1,
     )
     assert report.pending == {
@@ -592,7 +576,6 @@ def test_wait_stops_when_cancelled() -> None:
         timeout=60,
         cancelled=lambda: clock.now >= 1,
         clock=clock,
-        sleep=clock.sleep,
         interval=0.5,
     )
     assert report.pending.keys() == {"a"} and calls["a"] == 3 and clock.now == 1
@@ -600,7 +583,5 @@ def test_wait_stops_when_cancelled() -> None:
 
 def test_wait_for_nothing() -> None:
     clock = FakeClock()
-    report = wait_for(
-        [], lambda key: None, timeout=1, cancelled=lambda: False, clock=clock, sleep=clock.sleep
-    )
+    report = wait_for([], lambda key: None, timeout=1, cancelled=lambda: False, clock=clock)
     assert report.statuses == {} and clock.sleeps == []

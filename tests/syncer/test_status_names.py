@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csops.syncer.status import _dot, _dot_name
+from csops.syncer.stackstatus import _dot, _dot_name
 
 
 def test_versions_and_latest_release_use_the_dot_form() -> None:

@@ -1,0 +1,260 @@
+"""The apply engine: apply these objects to this cluster in stages, wait, delete, report changes.
+
+Both the management sync (:mod:`csops.syncer.reconcile`) and each workload cluster's addons
+(:mod:`csops.syncer.addons.stages`) go through one :class:`Engine`:
+
+1. objects are grouped into stages (:mod:`csops.syncer.ordering`: CRDs and Namespaces, then
+   ``*Class`` kinds and templates, then the rest);
+2. per stage, each object's REST resource is discovered, the live objects are listed once per
+   resource (selected by the ownership labels the engine sets), and only what differs is
+   server-side applied (:class:`~csops.syncer.apply.Applier`, bounded concurrency);
+3. after the first stage, CRDs are waited on until Established, so their custom resources
+   apply in the same pass; after the last, changed objects are optionally waited on (kstatus);
+4. :meth:`Engine.delete` removes objects in reverse stage order, a stage's deletes in parallel,
+   each guarded by the uid it was read with.
+
+Every write is preceded by ``may_write()`` (the leader Lease), so a replica that lost the lease
+stops before its next write with :class:`~csops.syncer.errors.LeadershipLostError`. Results are a
+:class:`~csops.syncer.changeset.ChangeSet`; a per-object failure is an entry, not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from csops.syncer import health
+from csops.syncer.apply import Applier, prepared
+from csops.syncer.changeset import Action, Change, ChangeSet
+from csops.syncer.clock import SYSTEM, Clock
+from csops.syncer.errors import ApiError, LeadershipLostError, NotFoundError
+from csops.syncer.kube import Kube
+from csops.syncer.objects import ObjectId, Resource
+from csops.syncer.ordering import FOUNDATION, is_crd, stage_of, staged
+
+Live = dict[str, Any]
+CRD_API_VERSION = "apiextensions.k8s.io/v1"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine applies: ownership labels, defaults, parallelism and waits."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Set on every applied object; selecting on them lists what the engine manages."""
+    default_namespace: str = "default"
+    """The namespace of a namespaced object that names none."""
+    concurrency: int = 8
+    wait: bool = True
+    """Wait (kstatus) for the objects an apply changed, except CRDs and Namespaces."""
+    timeout: float = 60.0
+    crd_timeout: float = 30.0
+
+    @property
+    def selector(self) -> str | None:
+        """The label selector of the ownership labels (``None`` without labels)."""
+        return ",".join(f"{k}={v}" for k, v in sorted(self.labels.items())) or None
+
+
+class Engine:
+    """Applies and deletes sets of objects in one cluster through one :class:`Kube`."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        options: EngineOptions | None = None,
+        *,
+        clock: Clock = SYSTEM,
+        may_write: Callable[[], bool] = lambda: True,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.kube = kube
+        self.options = options or EngineOptions()
+        self.clock = clock
+        self.may_write = may_write
+        self.cancelled = cancelled
+        self.applier = Applier(kube, self.options.concurrency)
+        self.managed: set[Resource] = set()
+        """Every resource the engine applied to (what a drift watch should follow)."""
+
+    def before_write(self, what: str) -> None:
+        """Stop before ``what`` when this replica may no longer write (it lost its lease).
+
+        Every step is idempotent, so stopping between writes leaks nothing; the next pass (or
+        the new leader's) finishes the work.
+        """
+        if not self.may_write():
+            raise LeadershipLostError(f"lost leadership; stopped before {what}")
+
+    # ------------------------------------------------------------------ identity
+    def resolve(self, obj: Live) -> tuple[ObjectId, Resource, Live]:
+        """The object's identity, REST resource and the body to apply (labels, namespace).
+
+        Raises :class:`~csops.syncer.errors.ApiError` when the server does not know the kind.
+        """
+        resource = self.kube.resource(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        body = prepared(obj, resource, self.options.labels, self.options.default_namespace)
+        return ObjectId.of(body), resource, body
+
+    def identify(self, objects: Iterable[Live]) -> set[ObjectId]:
+        """Identities of ``objects`` as they would be applied (unknown kinds are left out)."""
+        found = set()
+        for obj in objects:
+            try:
+                found.add(self.resolve(obj)[0])
+            except NotFoundError:
+                continue
+        return found
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, objects: Sequence[Live]) -> ChangeSet:
+        """Apply ``objects`` stage by stage; only what differs from the live object is sent."""
+        result = ChangeSet()
+        for index, stage in enumerate(staged(objects, key=ObjectId.of)):
+            if not stage:
+                continue
+            entries = self._apply_stage(stage)
+            result.entries += entries
+            if index == FOUNDATION:
+                self._wait_crds(entries, result)
+        if self.options.wait and result.health_error is None:
+            self._wait_changed(result)
+        return result
+
+    def _apply_stage(self, stage: list[Live]) -> list[Change]:
+        failed: list[Change] = []
+        by_resource: dict[Resource, list[tuple[ObjectId, Live]]] = {}
+        for obj in stage:
+            try:
+                oid, resource, body = self.resolve(obj)
+            except ApiError as exc:
+                failed.append(Change(ObjectId.of(obj), Action.FAILED, None, str(exc), _av(obj)))
+                continue
+            by_resource.setdefault(resource, []).append((oid, body))
+        items = []
+        for resource, group in by_resource.items():
+            self.managed.add(resource)
+            listed = self._list(resource)
+            items += [(oid, resource, body, listed.get(oid)) for oid, body in group]
+        self.before_write("applying")
+        return failed + self.applier.apply(items)
+
+    def _list(self, resource: Resource) -> dict[ObjectId, Live]:
+        """The live objects of ``resource`` this engine manages, listed once."""
+        try:
+            items = self.kube.list(resource, label_selector=self.options.selector).items
+        except NotFoundError:
+            return {}
+        return {ObjectId.of(item): item for item in items}
+
+    def _wait_crds(self, entries: list[Change], result: ChangeSet) -> None:
+        crds = {e.id: e for e in entries if is_crd(e.id) and e.action != Action.FAILED}
+        pending = [
+            oid for oid, e in crds.items() if health.compute(e.live).status != health.CURRENT
+        ]
+        if pending:
+            resource = self.kube.resource(CRD_API_VERSION, "CustomResourceDefinition")
+            report = health.wait_for(
+                [oid.name for oid in pending],
+                lambda name: self.kube.get_or_none(resource, None, name),
+                timeout=self.options.crd_timeout,
+                cancelled=self.cancelled,
+                clock=self.clock,
+                interval=0.1,
+            )
+            by_name = {oid.name: oid for oid in pending}
+            result.unhealthy.update({by_name[k]: h for k, h in report.pending.items()})
+            if report.pending:
+                result.health_error = "CRDs not established: " + ", ".join(
+                    f"{k} ({h.message})" for k, h in sorted(report.pending.items())
+                )
+        if any(e.changed for e in crds.values()):
+            self.kube.forget()
+
+    def _wait_changed(self, result: ChangeSet) -> None:
+        changed = {str(e.id): e for e in result.changed if stage_of(e.id) != FOUNDATION}
+        if not changed:
+            return
+
+        def fetch(key: str) -> Live | None:
+            entry = changed[key]
+            try:
+                resource = self.kube.resource(entry.api_version, entry.id.kind)
+                return self.kube.get_or_none(resource, entry.id.namespace or None, entry.id.name)
+            except ApiError:
+                return None
+
+        report = health.wait_for(
+            sorted(changed),
+            fetch,
+            timeout=self.options.timeout,
+            cancelled=self.cancelled,
+            clock=self.clock,
+            known=lambda key: changed[key].live,
+        )
+        result.unhealthy.update({changed[k].id: h for k, h in report.pending.items()})
+        if report.failed:
+            result.health_error = "failed: " + "; ".join(
+                f"{k}: {h.message}" for k, h in sorted(report.failed.items())
+            )
+        elif report.pending:
+            what = "cancelled by a newer revision" if self.cancelled() else "timed out"
+            result.health_error = f"health wait {what}; not current: " + "; ".join(
+                f"{k} ({h.status}: {h.message})" for k, h in sorted(report.pending.items())
+            )
+
+    # ------------------------------------------------------------------ read and delete
+    def read(self, ids: Iterable[ObjectId]) -> dict[ObjectId, Live | None]:
+        """The live copy of each object (``None`` when it or its kind is gone), in parallel."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=self._workers(len(wanted))) as pool:
+            return dict(zip(wanted, pool.map(self._get, wanted), strict=True))
+
+    def _get(self, oid: ObjectId) -> Live | None:
+        try:
+            resource = self.kube.resource_for_group(oid.group, oid.kind)
+            return self.kube.get_or_none(resource, oid.namespace or None, oid.name)
+        except NotFoundError:
+            return None
+
+    def delete(
+        self, ids: Iterable[ObjectId], lives: Mapping[ObjectId, Live | None] | None = None
+    ) -> ChangeSet:
+        """Delete objects, later stages first; ``lives`` as read before (read here if absent).
+
+        Objects already gone are left out; each delete carries the uid it was read with, so an
+        object re-created since is never removed by mistake.
+        """
+        wanted = set(ids)
+        known = dict(lives) if lives is not None else self.read(wanted)
+        result = ChangeSet()
+        by_stage: dict[int, list[ObjectId]] = {}
+        for oid in wanted:
+            if known.get(oid) is not None:
+                by_stage.setdefault(stage_of(oid), []).append(oid)
+        for stage in sorted(by_stage, reverse=True):
+            batch = sorted(by_stage[stage])
+            with ThreadPoolExecutor(max_workers=self._workers(len(batch))) as pool:
+                result.entries += pool.map(lambda oid: self._delete(oid, known[oid]), batch)
+        return result
+
+    def _delete(self, oid: ObjectId, live: Live | None) -> Change:
+        uid = ((live or {}).get("metadata") or {}).get("uid")
+        self.before_write(f"deleting {oid}")
+        try:
+            resource = self.kube.resource_for_group(oid.group, oid.kind)
+            self.kube.delete(resource, oid.namespace or None, oid.name, uid=uid)
+        except ApiError as exc:
+            return Change(oid, Action.FAILED, live, str(exc))
+        return Change(oid, Action.DELETED, live)
+
+    def _workers(self, count: int) -> int:
+        return max(1, min(self.options.concurrency, count))
+
+
+def _av(obj: Live) -> str:
+    return str(obj.get("apiVersion", ""))
