@@ -42,11 +42,13 @@ from typing import Any
 from bench import sync_workloads as sw
 from bench.registry import Context, Figure, Stats, case, sample, timed
 from csops.controlplane.server import ControlPlane, api_client_from, close_api_client
-from csops.syncer.controller import Controller, SyncConfig, sync_once
+from csops.syncer.application import Application
+from csops.syncer.controller import Controller, sync_once
 from csops.syncer.kube import Kube
 from csops.syncer.objects import Resource
 from csops.syncer.prune import PruneGuards
 from csops.syncer.reconcile import SyncOptions, SyncResult
+from csops.syncer.settings import Settings
 
 GROUP = "sync"
 INVENTORY_NS = "bench-inventory"
@@ -117,9 +119,9 @@ class Env:
             )
         return sw.write(self.scratch / "sets" / tag, tag, namespaces, plan(size, namespaces))
 
-    def config(self, ms: sw.ManifestSet, *, max_prune_share: float = 0.5) -> SyncConfig:
+    def config(self, ms: sw.ManifestSet, *, max_prune_share: float = 0.5) -> Settings:
         """csops's configuration for a set: its own inventory, user csops."""
-        return SyncConfig(
+        return Settings(
             repo=str(ms.root),
             path=sw.MANIFESTS,
             kubeconfig=self.csops_kubeconfig,
@@ -304,21 +306,21 @@ def _throttle_seconds(text: str) -> tuple[int, float]:
 
 
 class Running:
-    """``Controller(config).run()`` in a thread; records the end of each successful pass."""
+    """``Application(settings).serve()`` in a thread; records the end of each successful pass."""
 
-    def __init__(self, config: SyncConfig) -> None:
-        self.controller = Controller(config)
+    def __init__(self, config: Settings) -> None:
+        self.app = Application(config)
+        self.controller: Controller = self.app.build()
         self.passes: list[float] = []
         self.controller.on_synced.append(lambda _rev: self.passes.append(time.monotonic()))
-        self.thread = threading.Thread(target=self.controller.run, daemon=True, name="bench-ctl")
+        self.thread = threading.Thread(target=self.app.serve, daemon=True, name="bench-ctl")
 
     def __enter__(self) -> Running:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.controller.stop.set()
-        self.controller.wake.set()
+        self.app.stop()
         self.thread.join(30)
 
     def wait_quiet(self, since: float, timeout: float = 120.0) -> None:
@@ -545,7 +547,7 @@ def prune(ctx: Context) -> list[Figure]:
     n, k = _objects(ctx), _prune_count(ctx)
     share = min(1.0, k / n + 0.05)
 
-    def prepared() -> tuple[sw.ManifestSet, SyncConfig]:
+    def prepared() -> tuple[sw.ManifestSet, Settings]:
         ms = e.new_set("prune", sw.plan_objects, n)
         config = e.config(ms, max_prune_share=share)
         _ok(sync_once(config), "prune set-up")

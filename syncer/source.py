@@ -152,9 +152,10 @@ class GitSource:
         return Revision(f"{self.branch}@sha1:{commit}", target)
 
 
-def open_source(
-    repo: str, branch: str | None, path: str, cache_dir: Path
-) -> LocalSource | GitSource:
+Source = LocalSource | GitSource
+
+
+def open_source(repo: str, branch: str | None, path: str, cache_dir: Path) -> Source:
     """A git source for a URL (or a local repo when ``branch`` is given), else a directory."""
     local = Path(repo)
     if not is_remote(repo) and branch is None:

@@ -13,8 +13,10 @@ from csops import options
 from csops.errors import CommandFailed
 from csops.syncer import logs
 from csops.syncer.addons import clusteraddon
-from csops.syncer.addons.controller import AddonController, AddonOptions
+from csops.syncer.addons.controller import AddonController
 from csops.syncer.addons.hooks import HookHandler, HookServer, extension_config
+from csops.syncer.addons.options import AddonOptions
+from csops.syncer.application import addons_once
 from csops.syncer.kube import Kube
 
 
@@ -87,21 +89,15 @@ def addons(  # noqa: PLR0917 - one parameter per click option
         stage_timeout=stage_timeout,
         namespace=namespace,
     )
-    controller = AddonController(kube, releases_dir, options)
     if once:
         try:
-            results = controller.reconcile_once()
+            results = addons_once(kube, releases_dir, options, None)
         finally:
-            controller.clients.close()
             kube.close()
-        for key, result in sorted(results.items()):
-            (log.info if result.ready else log.warning)(
-                "ready" if result.ready else "not ready",
-                extra={"cluster": key, "detail": result.message},
-            )
         if not all(r.ready for r in results.values()):
             raise CommandFailed()
         return
+    controller = AddonController(kube, releases_dir, options)
     if hook_port is not None and hook_cert is not None and hook_key is not None:
         hook_kube = Kube.from_kubeconfig(kubeconfig, field_manager=clusteraddon.HOOKS_FIELD_MANAGER)
         handler = HookHandler(

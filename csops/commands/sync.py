@@ -1,4 +1,8 @@
-"""``csops sync`` and ``csops status``: reconcile a management cluster toward the rendered tree."""
+"""``csops sync`` and ``csops status``: reconcile a management cluster toward the rendered tree.
+
+The command only parses its flags into :class:`~csops.syncer.settings.Settings`; the
+:class:`~csops.syncer.application.Application` does the rest.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,13 @@ import click
 from csops import console, options
 from csops.errors import CommandFailed
 from csops.syncer import logs
-from csops.syncer.addons import clusteraddon
-from csops.syncer.addons.controller import AddonController, AddonOptions
-from csops.syncer.addons.hooks import HookHandler, HookServer
-from csops.syncer.addons.sidecar import AddonSidecar
-from csops.syncer.controller import Controller, SyncConfig, default_cache_dir, sync_once
+from csops.syncer.application import Application
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.prune import PruneGuards
 from csops.syncer.reconcile import SyncOptions
-from csops.syncer.source import DEFAULT_PATH, Revision
+from csops.syncer.settings import AddonSettings, HookSettings, Settings, default_cache_dir
+from csops.syncer.source import DEFAULT_PATH
 
 
 def _listen(value: str | None) -> tuple[str, int] | None:
@@ -166,8 +167,10 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         secret = webhook_secret_file.read_bytes().strip()
     elif os.environ.get("CSOPS_WEBHOOK_SECRET"):
         secret = os.environ["CSOPS_WEBHOOK_SECRET"].encode()
-    guards = PruneGuards(max_prune_share, allow_mass_prune, allow_crd_prune)
-    config = SyncConfig(
+    hooks = None
+    if hooks_at is not None and hook_cert is not None and hook_key is not None:
+        hooks = HookSettings(hooks_at, hook_cert, hook_key)
+    settings = Settings(
         repo=repo,
         branch=branch,
         path=path,
@@ -175,7 +178,11 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         name=name,
         inventory_namespace=inventory_namespace,
         options=SyncOptions(
-            prune=prune, guards=guards, wait=wait, timeout=timeout, concurrency=concurrency
+            prune=prune,
+            guards=PruneGuards(max_prune_share, allow_mass_prune, allow_crd_prune),
+            wait=wait,
+            timeout=timeout,
+            concurrency=concurrency,
         ),
         interval=interval,
         cache_dir=cache_dir or default_cache_dir(),
@@ -183,103 +190,25 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         lease_duration=lease_duration,
         listen=_listen(listen),
         webhook_secret=secret,
+        addons=(
+            AddonSettings(addons_namespace, stage_timeout, upgrade_timeout, hooks)
+            if addons
+            else None
+        ),
     )
-    addon_options = AddonOptions(
-        upgrade_timeout=upgrade_timeout, stage_timeout=stage_timeout, namespace=addons_namespace
-    )
+    app = Application(settings)
     if once:
-        synced: list[Revision] = []
-        result = sync_once(config, on_synced=synced.append)
-        log.info(
-            "synced" if result.ok else "sync incomplete",
-            extra={
-                "revision": result.revision,
-                "result": result.summary(),
-                "seconds": round(result.duration, 3),
-            },
-        )
-        for outcome in result.failed:
-            log.error("apply failed", extra={"object": str(outcome.id), "error": outcome.error})
-        if result.prune and result.prune.blocked:
-            log.warning("prune blocked", extra={"reason": result.prune.blocked})
-        for oid, users in (result.prune.kept_in_use if result.prune else {}).items():
-            log.warning("kept: in use", extra={"object": str(oid), "clusters": ",".join(users)})
-        if result.health_error:
-            log.error("health", extra={"error": result.health_error})
-        addons_ok = True
-        if addons and synced:
-            addons_ok = _addons_once(kubeconfig, synced[-1], addon_options)
-        if not (result.ok and addons_ok):
+        if not app.once():
             raise CommandFailed()
         return
-    controller = Controller(config)
-    closing: list[Kube] = []
-    sidecar: AddonSidecar | None = None
-    server: HookServer | None = None
-    try:
-        if addons:
-            addon_kube = Kube.from_kubeconfig(kubeconfig)
-            closing.append(addon_kube)
-            addon_controller = AddonController(addon_kube, None, addon_options)
-            handler = None
-            if hooks_at is not None and hook_cert is not None and hook_key is not None:
-                hook_kube = Kube.from_kubeconfig(
-                    kubeconfig, field_manager=clusteraddon.HOOKS_FIELD_MANAGER
-                )
-                closing.append(hook_kube)
-                handler = HookHandler(
-                    hook_kube,
-                    None,
-                    upgrade_timeout=upgrade_timeout,
-                    on_change=addon_controller.wake,
-                )
-                server = HookServer(handler, hook_cert, hook_key, *hooks_at).start()
-                addon_options.hook_server_ready = server.ready
-                log.info("serving CAPI runtime hooks", extra={"port": server.port})
-            sidecar = AddonSidecar(addon_controller, handler).attach(controller)
-            sidecar.start(controller.stop)
 
-        def _stop(signum: int, frame: FrameType | None) -> None:
-            log.info("stopping", extra={"signal": signum})
-            controller.stop.set()
-            controller.wake.set()
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signum})
+        app.stop()
 
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        controller.run()
-    finally:
-        controller.stop.set()
-        if sidecar is not None:
-            sidecar.join()
-        if server is not None:
-            server.stop()
-        for kube in closing:
-            kube.close()
-
-
-def _addons_once(kubeconfig: Path | None, revision: Revision, options: AddonOptions) -> bool:
-    """One addon pass over all Clusters with the releases of the revision just synced.
-    False when a cluster's addons failed (a cluster still waiting is not a failure)."""
-    log = logs.get()
-    releases = revision.rendered_root / "releases"
-    if not releases.is_dir():
-        log.warning("no releases directory; no addons applied", extra={"releases": str(releases)})
-        return True
-    kube = Kube.from_kubeconfig(kubeconfig)
-    controller = AddonController(kube, releases, options, revision=revision.name)
-    try:
-        results = controller.reconcile_once()
-    finally:
-        controller.clients.close()
-        kube.close()
-    for key, outcome in sorted(results.items()):
-        if outcome.ready:
-            log.info("addons ready", extra={"cluster": key})
-        else:
-            (log.error if outcome.error else log.warning)(
-                "addons not ready", extra={"cluster": key, "detail": outcome.message}
-            )
-    return not any(r.error for r in results.values())
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    app.serve()
 
 
 @click.command("status")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from csops.renderer import AddonConfig, Condition, Release, Stage, StageAction, StackId, Version
+from csops.renderer import AddonConfig, Condition, Release, StackId, Stage, StageAction, Version
 from csops.renderer.hashes import StackHashes
 from csops.renderer.ledger import ReleaseVersions
 from csops.syncer.addons import gate, waits
@@ -31,8 +31,11 @@ from csops.syncer.addons.plan import (
     Phase,
     decide,
 )
-from csops.syncer.addons.releases import AFTER_CONTROL_PLANE_INITIALIZED, BEFORE_CLUSTER_UPGRADE
-from csops.syncer.addons.releases import ReleaseBundle
+from csops.syncer.addons.releases import (
+    AFTER_CONTROL_PLANE_INITIALIZED,
+    BEFORE_CLUSTER_UPGRADE,
+    ReleaseBundle,
+)
 from csops.syncer.addons.stages import Progress, records_of
 from csops.syncer.addons.status import AddonStatus
 from csops.syncer.changeset import Action, Change, ChangeSet
@@ -88,13 +91,13 @@ CLASS_V1, CLASS_V2 = STACK.class_name(Version.parse("v1")), STACK.class_name(Ver
 
 
 @pytest.mark.parametrize(
-    ("state", "new", "old", "action", "hook", "cleanup"),
+    ("state", "new", "old", "expected"),
     [
-        (AddonState(), V1, None, INSTALL, AFTER_CONTROL_PLANE_INITIALIZED, False),
-        (AddonState(CLASS_V2, "v2"), V2_ADDONS, V1, STEADY, "", False),
-        (AddonState(CLASS_V1, "v1"), V2_ADDONS, V1, UPGRADE, BEFORE_CLUSTER_UPGRADE, True),
-        (AddonState(CLASS_V1, "v1"), V2_KUBERNETES, V1, UPGRADE, BEFORE_CLUSTER_UPGRADE, True),
-        (AddonState(CLASS_V1, "v1"), V2_KUBERNETES, None, UPGRADE, BEFORE_CLUSTER_UPGRADE, True),
+        (AddonState(), V1, None, (INSTALL, AFTER_CONTROL_PLANE_INITIALIZED, False)),
+        (AddonState(CLASS_V2, "v2"), V2_ADDONS, V1, (STEADY, "", False)),
+        (AddonState(CLASS_V1, "v1"), V2_ADDONS, V1, (UPGRADE, BEFORE_CLUSTER_UPGRADE, True)),
+        (AddonState(CLASS_V1, "v1"), V2_KUBERNETES, V1, (UPGRADE, BEFORE_CLUSTER_UPGRADE, True)),
+        (AddonState(CLASS_V1, "v1"), V2_KUBERNETES, None, (UPGRADE, BEFORE_CLUSTER_UPGRADE, True)),
     ],
     ids=["first-install", "steady", "addon-version", "kubernetes-new-convention", "old-missing"],
 )
@@ -102,15 +105,13 @@ def test_plan_action(
     state: AddonState,
     new: ReleaseBundle,
     old: ReleaseBundle | None,
-    action: str,
-    hook: str,
-    cleanup: bool,
+    expected: tuple[str, str, bool],
 ) -> None:
     target = new.release.stack.class_name(new.release.versions.cluster_stack)
     plan = decide(target, state, new, old)
-    assert (plan.action, plan.hook, plan.cleanup) == (action, hook, cleanup)
+    assert (plan.action, plan.hook, plan.cleanup) == expected
     assert plan.phases == [Phase.PENDING] * len(plan.stages)
-    if action == UPGRADE:
+    if plan.action == UPGRADE:
         assert plan.old_class == CLASS_V1 and CLASS_V1 in plan.reason
 
 

@@ -21,8 +21,11 @@ from click.testing import CliRunner
 from csops.controlplane import ControlPlane
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.addons.sidecar import AddonSidecar
-from csops.syncer.controller import Controller, SyncConfig
+from csops.syncer.controller import Controller
 from csops.syncer.kube import Kube
+from csops.syncer.leader import LeaderElector
+from csops.syncer.settings import Settings
+from csops.syncer.source import open_source
 from tests.addons.conftest import Clusters, condition, fast_options, ready, wait_for
 from tests.syncer.conftest import git, rendered_stacks
 
@@ -221,7 +224,7 @@ def sync_loop(
     repo: Repo, control_plane: ControlPlane, namespace: str
 ) -> Iterator[tuple[Controller, AddonController]]:
     """The continuous sync loop with the addon sidecar, as ``csops sync`` wires it."""
-    config = SyncConfig(
+    config = Settings(
         repo=repo.url,
         branch="main",
         kubeconfig=control_plane.kubeconfig_for("csops"),
@@ -230,7 +233,9 @@ def sync_loop(
         cache_dir=repo.cache,
         interval=30.0,
     )
-    loop = Controller(config)
+    loop_kube = Kube.from_kubeconfig(control_plane.kubeconfig_for("csops"))
+    source = open_source(config.repo, config.branch, config.path, config.cache_dir)
+    loop = Controller(config, loop_kube, source)
     kube = Kube.from_kubeconfig(control_plane.kubeconfig_for("csops"))
     # resync 60 s: only the watch can pick a new Cluster up within seconds
     addons = AddonController(kube, None, fast_options(namespace, tick=0.1, resync=60.0))
@@ -246,6 +251,7 @@ def sync_loop(
         thread.join(timeout=20)
         sidecar.join()
         kube.close()
+        loop_kube.close()
         assert not thread.is_alive()
 
 
@@ -270,16 +276,18 @@ def test_continuous_sync_picks_up_a_new_cluster_through_the_watch(
 
 
 def test_sidecar_follows_leadership(repo: Repo, control_plane: ControlPlane) -> None:
-    config = SyncConfig(repo=repo.url, branch="main", leader_elect=True, cache_dir=repo.cache)
-    loop = Controller(config)
+    config = Settings(repo=repo.url, branch="main", leader_elect=True, cache_dir=repo.cache)
     kube = Kube.from_kubeconfig(control_plane.kubeconfig_for("csops"))
+    source = open_source(config.repo, config.branch, config.path, config.cache_dir)
+    elector = LeaderElector(kube, "csops-leader", config.inventory_namespace, config.identity)
+    loop = Controller(config, kube, source, elector=elector)
     try:
         addons = AddonController(kube, None)
         sidecar = AddonSidecar(addons).attach(loop)
         assert addons.options.may_run is not None
         assert loop.on_synced == [sidecar.on_synced]
         assert not addons.options.may_run()  # no Lease held yet: the sidecar must not write
-        assert Controller(SyncConfig(repo=repo.url)).is_leader()  # no election: always
+        assert Controller(Settings(repo=repo.url), kube, source).is_leader()  # no election
     finally:
         kube.close()
 

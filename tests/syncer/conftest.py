@@ -13,8 +13,8 @@ import pytest
 
 from csops.controlplane import ControlPlane
 from csops.renderer import render_repo, write
-from csops.syncer.controller import SyncConfig
 from csops.syncer.kube import Kube
+from csops.syncer.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = REPO_ROOT / "stacks"
@@ -97,8 +97,8 @@ def kube(csops_kubeconfig: Path, capi_crds: list[str]) -> Iterator[Kube]:
 
 
 @pytest.fixture
-def sync_config(stacks_repo: StacksRepo, csops_kubeconfig: Path, tmp_path: Path) -> SyncConfig:
-    return SyncConfig(
+def sync_config(stacks_repo: StacksRepo, csops_kubeconfig: Path, tmp_path: Path) -> Settings:
+    return Settings(
         repo=stacks_repo.url,
         branch="main",
         kubeconfig=csops_kubeconfig,

@@ -14,9 +14,11 @@ import pytest
 
 from csops.controlplane import AuditLog
 from csops.syncer import webhook
-from csops.syncer.controller import Controller, SyncConfig, sync_once
+from csops.syncer.application import Application
+from csops.syncer.controller import Controller, sync_once
 from csops.syncer.diff import cluster_diff
 from csops.syncer.kube import Kube
+from csops.syncer.settings import Settings
 from csops.syncer.source import open_source
 from tests.syncer.conftest import StacksRepo, git
 
@@ -36,16 +38,22 @@ def configmap(name: str, namespace: str) -> str:
 
 
 @pytest.fixture
-def controller(sync_config: SyncConfig, kube: Kube) -> Iterator[Controller]:
+def app(sync_config: Settings, kube: Kube) -> Iterator[Application]:
     config = replace(sync_config, interval=300.0, listen=("127.0.0.1", 0), webhook_secret=SECRET)
-    ctl = Controller(config)
-    thread = threading.Thread(target=ctl.run, daemon=True)
+    application = Application(config)
+    ctl = application.build()
+    thread = threading.Thread(target=application.serve, daemon=True)
     thread.start()
     eventually(lambda: ctl.last_result is not None and ctl.last_result.ok, 30)
-    yield ctl
-    ctl.stop.set()
-    ctl.wake.set()
+    yield application
+    application.stop()
     thread.join(10)
+
+
+@pytest.fixture
+def controller(app: Application) -> Controller:
+    assert app.controller is not None
+    return app.controller
 
 
 def test_hand_edit_and_hand_delete_are_put_back(
@@ -69,10 +77,10 @@ def test_hand_edit_and_hand_delete_are_put_back(
 
 
 def test_webhook_good_and_bad_signature(
-    controller: Controller, kube: Kube, stacks_repo: StacksRepo
+    app: Application, kube: Kube, stacks_repo: StacksRepo
 ) -> None:
-    assert controller.endpoints is not None
-    base = f"http://127.0.0.1:{controller.endpoints.port}"
+    assert app.endpoints is not None
+    base = f"http://127.0.0.1:{app.endpoints.port}"
     body = b'{"ref": "refs/heads/main"}'
     bad = urllib.request.Request(
         f"{base}/hook", body, {"X-Hub-Signature-256": webhook.sign(b"wrong", body)}
@@ -95,7 +103,7 @@ def test_webhook_good_and_bad_signature(
     assert urllib.request.urlopen(f"{base}/readyz").status == 200
 
 
-def test_remote_force_push(kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig) -> None:
+def test_remote_force_push(kube: Kube, stacks_repo: StacksRepo, sync_config: Settings) -> None:
     assert sync_once(sync_config, kube).ok
     base = git(stacks_repo.work, "rev-parse", "HEAD")
     ns = stacks_repo.namespace
@@ -112,7 +120,7 @@ def test_remote_force_push(kube: Kube, stacks_repo: StacksRepo, sync_config: Syn
 
 
 def test_unreachable_remote_keeps_last_good_revision(
-    stacks_repo: StacksRepo, sync_config: SyncConfig
+    stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     source = open_source(sync_config.repo, "main", sync_config.path, sync_config.cache_dir)
     good = source.fetch()
@@ -123,7 +131,7 @@ def test_unreachable_remote_keeps_last_good_revision(
 
 
 def test_object_owned_by_another_field_manager(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     assert sync_once(sync_config, kube).ok
     res = kube.resource("v1", "ConfigMap")
@@ -145,7 +153,7 @@ def test_object_owned_by_another_field_manager(
 
 
 def test_crd_and_its_custom_resources_in_one_revision(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     ns = stacks_repo.namespace
     group = f"{ns.replace('-', '')}.csops.test"
@@ -183,7 +191,7 @@ spec:
 
 
 def test_cluster_diff_changes_nothing(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig, audit: AuditLog
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings, audit: AuditLog
 ) -> None:
     assert sync_once(sync_config, kube).ok
     ns = stacks_repo.namespace

@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from csops.controlplane import AuditLog
-from csops.syncer.controller import SyncConfig, sync_once
+from csops.syncer.controller import sync_once
 from csops.syncer.inventory import PART_OF_LABEL
 from csops.syncer.kube import Kube
+from csops.syncer.settings import Settings
 from tests.syncer.conftest import StacksRepo
 
 GROUP = "clusterstack.x-k8s.io/v1alpha1"
@@ -19,7 +20,7 @@ def _get(kube: Kube, api_version: str, kind: str, ns: str, name: str) -> dict[st
 
 
 def test_first_sync_applies_everything_and_writes_status(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     started = time.monotonic()
     result = sync_once(sync_config, kube)
@@ -44,7 +45,7 @@ def test_first_sync_applies_everything_and_writes_status(
 
 
 def test_second_sync_is_a_noop_with_zero_writes(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig, audit: AuditLog
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings, audit: AuditLog
 ) -> None:
     assert sync_once(sync_config, kube).ok
     with audit.window() as window:

@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable
 
 from csops.controlplane import ControlPlane
-from csops.syncer.controller import SyncConfig, sync_once
+from csops.syncer.controller import sync_once
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import Kube
+from csops.syncer.settings import Settings
 from tests.syncer.conftest import StacksRepo
 
 
-def csops_sync(config: SyncConfig, *extra: str) -> list[str]:
+def csops_sync(config: Settings, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-c",
@@ -57,7 +58,7 @@ def add_configmaps(repo: StacksRepo, count: int) -> None:
 
 
 def test_sigkill_mid_apply_then_restart_converges(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     add_configmaps(stacks_repo, 300)
     stacks_repo.commit("300 configmaps")
@@ -90,7 +91,7 @@ def test_sigkill_mid_apply_then_restart_converges(
 
 
 def test_api_server_stopped_mid_sync_and_restarted(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig, control_plane: ControlPlane
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings, control_plane: ControlPlane
 ) -> None:
     add_configmaps(stacks_repo, 200)
     stacks_repo.commit("200 configmaps")
@@ -129,7 +130,7 @@ def test_api_server_stopped_mid_sync_and_restarted(
 
 
 def test_two_replicas_leader_killed_other_takes_over(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     args = ("--leader-elect", "--lease-duration", "2", "--interval", "1")
     env = dict(os.environ)

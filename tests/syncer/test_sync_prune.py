@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from csops.syncer.controller import SyncConfig, sync_once
+from csops.syncer.controller import sync_once
 from csops.syncer.errors import RevisionError
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId
+from csops.syncer.settings import Settings
 from tests.syncer.conftest import StacksRepo
 
 OLD, NEW = "docker-alder-1-29-v1", "docker-alder-1-29-v2"
@@ -61,7 +62,7 @@ def make_cluster(kube: Kube, ns: str, name: str, cls: str, class_ns: str) -> dic
 
 
 def test_release_in_use_is_kept_until_the_last_cluster_moves(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig, other_namespace: str
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings, other_namespace: str
 ) -> None:
     ns = stacks_repo.namespace
     assert sync_once(sync_config, kube).ok
@@ -104,7 +105,7 @@ def test_release_in_use_is_kept_until_the_last_cluster_moves(
 
 
 def test_empty_or_broken_revision_prunes_nothing(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     first = sync_once(sync_config, kube)
     assert first.ok
@@ -128,7 +129,7 @@ def test_empty_or_broken_revision_prunes_nothing(
 
 
 def test_mass_prune_needs_a_flag(
-    kube: Kube, stacks_repo: StacksRepo, sync_config: SyncConfig
+    kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     assert sync_once(sync_config, kube).ok
     keep = stacks_repo.manifests / stacks_repo.namespace / "clusterstack.clusterstack.x-k8s.io"
