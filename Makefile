@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit control-plane bench clean
+.PHONY: demo test lint typecheck unit integration control-plane bench clean
 
 ## demo: create .venv, render the bundled example stacks and list what was produced
 demo: $(STAMP)
@@ -22,12 +22,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## unit: the unit tests only (no servers, processes or network; seconds)
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m unit
+
+## integration: the tests on real API servers, git, Helm and processes
+integration: $(STAMP) control-plane
+	$(BIN)/python -m pytest -m integration
+
 control-plane: $(STAMP)
 	$(BIN)/python hack/controlplane/build.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,5 +1,8 @@
 """Render cases: the renderer bars of DESIGN.md §8 on a synthetic stacks repository.
 
+Longer than our modules usually are, on purpose: it is a catalogue, one self-contained case
+per bar, read case by case.
+
 - ``render.full``: every offered release through Helm (``full=True``) with ``manifests/``
   removed, then written: the cost of rendering the repository from scratch.
 - ``render.noop``: a re-render of the committed repository that changes nothing

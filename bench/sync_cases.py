@@ -1,5 +1,8 @@
 """Sync cases: the syncer bars of DESIGN.md §8 on a real kube-apiserver + etcd.
 
+Longer than our modules usually are, on purpose: it is a catalogue, one self-contained case
+per bar, read case by case.
+
 One control plane (``controlplane.ControlPlane``, no controller-manager) is started for the
 sync group of a harness run and stopped when the run ends; every measured run works in fresh
 namespaces, and its objects are deleted afterwards (untimed, by collection) so the store does

@@ -50,15 +50,19 @@ class Endpoints:
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > webhook.MAX_BODY:
+                    metrics.webhooks.labels("too_large").inc()
                     self._reply(413, b"payload too large\n")
                     return
                 body = self.rfile.read(length)
                 if outer.secret is None:
+                    metrics.webhooks.labels("disabled").inc()
                     self._reply(404, b"webhook disabled: no secret configured\n")
                     return
                 if not webhook.verify(outer.secret, body, dict(self.headers.items())):
+                    metrics.webhooks.labels("rejected").inc()
                     self._reply(401, b"bad signature\n")
                     return
+                metrics.webhooks.labels("accepted").inc()
                 on_hook()
                 self._reply(202, b"accepted\n")
 

@@ -11,32 +11,29 @@ nothing).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from csops.syncer.applyset import (
+    GROUP_KINDS_ANNOTATION,
+    ID_LABEL,
+    NAMESPACES_ANNOTATION,
+    PART_OF_LABEL,
+    TOOLING,
+    TOOLING_ANNOTATION,
+    applyset_id,
+)
 from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId, Resource
-from csops.version import VERSION
 
-ID_LABEL = "applyset.kubernetes.io/id"
-PART_OF_LABEL = "applyset.kubernetes.io/part-of"
-TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
-GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
-NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
-TOOLING = f"csops/v{VERSION}"
+__all__ = ["PART_OF_LABEL", "Inventory", "InventoryStore", "applyset_id"]
+
 SECRET = Resource("", "v1", "Secret", "secrets", True)
 NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False)
-
-
-def applyset_id(name: str, namespace: str) -> str:
-    """KEP-3659: ``applyset-<base64url(sha256(name.namespace.kind.group))>-v1``."""
-    digest = hashlib.sha256(f"{name}.{namespace}.Secret.".encode()).digest()
-    return "applyset-" + base64.urlsafe_b64encode(digest).decode().rstrip("=") + "-v1"
 
 
 @dataclass

@@ -29,6 +29,12 @@ class Metrics:
         self.duration = Histogram(
             "csops_reconcile_duration_seconds", "Duration of one sync pass", registry=self.registry
         )
+        self.webhooks = Counter(
+            "csops_webhook_requests_total",
+            "Webhook requests by result (accepted, rejected, disabled, too_large)",
+            ["result"],
+            registry=self.registry,
+        )
         self.managed = Gauge(
             "csops_objects_managed", "Objects in the inventory", registry=self.registry
         )

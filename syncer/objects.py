@@ -41,6 +41,27 @@ class ObjectId:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """An object by type and place: what a status write or an Event names."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    def skeleton(self) -> dict[str, Any]:
+        """The object's identity as a body (what an Event needs when the object is unread)."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": {"name": self.name, "namespace": self.namespace},
+        }
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Resource:
     """A REST resource from discovery."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from csops.renderer import PRUNE_ANNOTATION, RELEASES_ANNOTATION
-from csops.syncer.inventory import PART_OF_LABEL
+from csops.syncer.applyset import PART_OF_LABEL
 from csops.syncer.objects import ObjectId
 from csops.syncer.ordering import FOUNDATION, stage_of
 from csops.syncer.usage import ClassUsage, referenced_templates

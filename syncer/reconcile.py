@@ -19,13 +19,14 @@ from csops.syncer import desired, stackstatus
 from csops.syncer.changeset import Action, Change, ChangeSet
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.engine import Engine, EngineOptions
+from csops.syncer.errors import NotFoundError
 from csops.syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId, Resource
 from csops.syncer.prune import PruneGuards, PrunePlan, plan
 from csops.syncer.source import Revision
 from csops.syncer.statuswriter import StatusWriter
-from csops.syncer.usage import class_usage
+from csops.syncer.usage import CLUSTER_GROUP, ClassUsage
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class Reconciler:
             lives.__getitem__,
             applyset=self.store.id,
             inventory_size=len(inventory.members),
-            usage=class_usage(self.kube),
+            usage=self._class_usage(),
             guards=self.options.guards,
         )
         if result.prune.blocked:
@@ -167,6 +168,14 @@ class Reconciler:
                 result.pruned.append(change.id)
             else:
                 result.prune_errors[change.id] = change.error or "delete failed"
+
+    def _class_usage(self) -> ClassUsage:
+        """Every Cluster in every namespace (none when CAPI's CRDs are not installed)."""
+        try:
+            resource = self.kube.resource_for_group(CLUSTER_GROUP, "Cluster")
+        except NotFoundError:
+            return ClassUsage()
+        return ClassUsage.of(self.kube.list(resource).items)
 
     def _write_status(
         self,

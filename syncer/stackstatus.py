@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csops.renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
 from csops.syncer.changeset import Action, Change
 from csops.syncer.conditions import Condition, resource_entry
 from csops.syncer.desired import DesiredObject
 from csops.syncer.events import EventType, Reason
-from csops.syncer.objects import ObjectId
-from csops.syncer.statuswriter import StatusWriter, Target
+from csops.syncer.objects import ObjectId, Reference
+
+if TYPE_CHECKING:
+    from csops.syncer.statuswriter import StatusWriter
 
 GROUP = "clusterstack.x-k8s.io"
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -52,7 +54,7 @@ class PassReport:
 class StatusUpdate:
     """One status to write and the Events to record when it was written."""
 
-    target: Target
+    target: Reference
     status: dict[str, Any]
     live: dict[str, Any] | None = None
     events: tuple[tuple[Reason, str, EventType], ...] = ()
@@ -220,7 +222,7 @@ def compute(
     releases = releases_of(objects, report)
     updates = [
         StatusUpdate(
-            Target(API_VERSION, "ClusterStackRelease", namespace, name),
+            Reference(API_VERSION, "ClusterStackRelease", namespace, name),
             entry.body(report.revision),
             live.get(ObjectId(GROUP, "ClusterStackRelease", namespace, name)),
         )
@@ -259,7 +261,7 @@ def compute(
             )
             for r in kept
         ]
-        target = Target(API_VERSION, "ClusterStack", obj.id.namespace, obj.id.name)
+        target = Reference(API_VERSION, "ClusterStack", obj.id.namespace, obj.id.name)
         updates.append(StatusUpdate(target, status, live.get(obj.id), tuple(events)))
     return updates
 

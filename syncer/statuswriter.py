@@ -9,7 +9,6 @@ state costs no writes. A write that fails never raises: it is logged and kept in
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from csops.syncer import logs
@@ -18,27 +17,7 @@ from csops.syncer.conditions import with_transition_times, without_times
 from csops.syncer.errors import ApiError
 from csops.syncer.events import EventType, Reason, event_body
 from csops.syncer.kube import Kube
-
-
-@dataclass(frozen=True)
-class Target:
-    """The object whose status is written: its type and its place."""
-
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
-
-    def skeleton(self) -> dict[str, Any]:
-        """The object's identity as a body (what an Event needs when the object is unread)."""
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "metadata": {"name": self.name, "namespace": self.namespace},
-        }
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
+from csops.syncer.objects import Reference
 
 
 class StatusWriter:
@@ -57,7 +36,7 @@ class StatusWriter:
         logs.get().warning("cannot write status", extra={"error": message})
 
     def write(
-        self, target: Target, status: dict[str, Any], *, live: dict[str, Any] | None = None
+        self, target: Reference, status: dict[str, Any], *, live: dict[str, Any] | None = None
     ) -> bool:
         """Apply ``status`` to ``target`` when it differs from ``live`` (read when not given).
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from csops.renderer import class_to_release_name
-from csops.syncer.errors import NotFoundError
-from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId
 
 CLUSTER_GROUP = "cluster.x-k8s.io"
@@ -78,12 +76,3 @@ def referenced_templates(clusterclass: dict[str, Any]) -> set[ObjectId]:
 
     walk(clusterclass.get("spec") or {})
     return refs
-
-
-def class_usage(kube: Kube) -> ClassUsage:
-    """Read every Cluster in every namespace (none when CAPI's CRDs are not installed)."""
-    try:
-        resource = kube.resource_for_group(CLUSTER_GROUP, "Cluster")
-    except NotFoundError:
-        return ClassUsage()
-    return ClassUsage.of(kube.list(resource).items)

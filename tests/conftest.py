@@ -1,3 +1,36 @@
-"""Shared pytest configuration for the csops test suite."""
+"""Shared pytest configuration for the csops test suite.
+
+Every test is either ``unit`` (in-process: no servers, subprocesses or network; temporary files
+are fine) or ``integration`` (real API servers, git, Helm, processes): each module says which
+with ``pytestmark``. A test that says neither, or both, stops the collection. Unless a test
+asks for another with ``@pytest.mark.timeout(N)``, a unit test gets :data:`UNIT_TIMEOUT`
+seconds and an integration test :data:`INTEGRATION_TIMEOUT` (which covers starting the
+session's control plane for the first test that needs it).
+"""
+
+from __future__ import annotations
+
+import pytest
 
 pytest_plugins = ["csops.controlplane.pytest_plugin"]
+
+UNIT_TIMEOUT = 10
+INTEGRATION_TIMEOUT = 180
+KINDS = {"unit": UNIT_TIMEOUT, "integration": INTEGRATION_TIMEOUT}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check each test's kind and give it the timeout of its kind."""
+    unmarked = []
+    for item in items:
+        kinds = [name for name in KINDS if item.get_closest_marker(name) is not None]
+        if len(kinds) != 1:
+            unmarked.append(f"{item.nodeid}: {', '.join(kinds) or 'no kind'}")
+            continue
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(KINDS[kinds[0]]))
+    if unmarked:
+        raise pytest.UsageError(
+            "every test is marked either unit or integration (pytestmark in its module):\n  "
+            + "\n  ".join(unmarked)
+        )

@@ -18,7 +18,7 @@ import click
 from csops import console, options
 from csops.commands.render import _run, default_base, mode_option, repo_argument
 from csops.errors import CommandFailed
-from csops.renderer import objectdiff, publish, review
+from csops.renderer import diffreport, objectdiff, publish, review
 
 FORMATS = ("text", "markdown", "json")
 _STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
@@ -183,11 +183,11 @@ def diff(
         console.problems(result.warnings, level="warning")
     changes = objectdiff.compare_trees(old, result.files)
     if fmt == "json":
-        text = objectdiff.to_json(changes)
+        text = diffreport.to_json(changes)
     elif fmt == "markdown":
-        text = objectdiff.to_markdown(changes, base=ref)
+        text = diffreport.to_markdown(changes, base=ref)
     else:
-        text = objectdiff.to_text(changes)
+        text = diffreport.to_text(changes)
     _emit(text, fmt)
     if exit_code and changes:
         raise CommandFailed()

@@ -30,6 +30,7 @@ from csops.syncer.addons.releases import (
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
+from csops.syncer.objects import Resource
 
 HOOKS_API = "hooks.runtime.cluster.x-k8s.io/v1alpha1"
 PREFIX = f"/{HOOKS_API}/"
@@ -147,11 +148,14 @@ class HookHandler:
         annotations.update(values)
         body = clusteraddon.skeleton(view(cluster))
         body["metadata"]["annotations"] = annotations
-        self.kube.apply(clusteraddon.resource(self.kube), body)
+        self.kube.apply(self._resource(), body)
 
     def _addon(self, cluster: dict[str, Any]) -> dict[str, Any] | None:
         c = view(cluster)
-        return self.kube.get_or_none(clusteraddon.resource(self.kube), c.namespace, c.addon_name)
+        return self.kube.get_or_none(self._resource(), c.namespace, c.addon_name)
+
+    def _resource(self) -> Resource:
+        return self.kube.resource(clusteraddon.API_VERSION, clusteraddon.KIND)
 
     def _initialized(self, cluster: dict[str, Any], kind: str) -> dict[str, Any]:
         c = view(cluster)

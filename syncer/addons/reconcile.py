@@ -1,7 +1,9 @@
 """Reconciling ONE cluster's addons: plan, stages, waits, cleanup, status and Events.
 
 The :class:`~syncer.addons.controller.AddonController` decides *when* a cluster is
-reconciled; this module decides *what* a reconcile does.
+reconciled; this module decides *what* a reconcile does. It is one class, the orchestration;
+the decisions it strings together live in ``plan``, ``gate``, ``waits`` and ``status``, the
+work in ``stages`` and the engine.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from csops.syncer import logs
-from csops.syncer.addons import charts, clusteraddon, gate, waits
+from csops.syncer.addons import charts, gate, waits
+from csops.syncer.addons.addonstore import ClusterAddons
 from csops.syncer.addons.charts import ClusterContext
 from csops.syncer.addons.cluster import ClusterView
 from csops.syncer.addons.errors import (
@@ -93,7 +96,7 @@ class ClusterReconciler:
         self.kube = kube
         self.options = options
         self.clients = clients
-        self.addons = clusteraddon.ClusterAddons(kube)
+        self.addons = ClusterAddons(kube)
         self.clock = clock
         self.log = logs.get()
         self._current = releases

@@ -21,7 +21,7 @@ from csops.syncer.addons.errors import (
     WorkloadUnreachableError,
 )
 from csops.syncer.conditions import Condition
-from csops.syncer.statuswriter import Target
+from csops.syncer.objects import Reference
 
 if TYPE_CHECKING:
     from csops.syncer.addons.stages import Progress
@@ -126,7 +126,7 @@ class AddonStatus:
         }
 
 
-def target(addon: dict[str, Any]) -> Target:
+def target(addon: dict[str, Any]) -> Reference:
     """Where a ClusterAddon's status goes."""
     meta = addon["metadata"]
-    return Target(clusteraddon.API_VERSION, clusteraddon.KIND, meta["namespace"], meta["name"])
+    return Reference(clusteraddon.API_VERSION, clusteraddon.KIND, meta["namespace"], meta["name"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from csops.controlplane import ControlPlane
 from csops.renderer import render_repo, write
 from csops.syncer.addons.controller import AddonController, AddonOptions
 from csops.syncer.kube import Kube
+from tests.polling import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = REPO_ROOT / "stacks"
@@ -34,20 +34,6 @@ CLEAN_KINDS = (
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("apiregistration.k8s.io/v1", "APIService"),
 )
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def _bump_versions(stack: Path, versions: list[str]) -> None:
@@ -114,7 +100,7 @@ def mgmt(control_plane: ControlPlane, capi_crds: list[str]) -> Iterator[Kube]:
             for c in (live.get("status") or {}).get("conditions") or []
         )
 
-    wait_for(established, what="ClusterAddon CRD Established")
+    eventually(established, what="ClusterAddon CRD Established")
     yield kube
     kube.close()
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.kube import Kube
-from tests.addons.conftest import Clusters, condition, ready, wait_for
+from tests.addons.conftest import Clusters, condition, ready
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
 
 OWNED = "clusterstack.x-k8s.io/instance"
 
@@ -31,7 +36,7 @@ def test_new_clusters_get_their_addons(
         ):
             started = time.monotonic()
             cluster = clusters.create(name, class_name, version)
-            addon = wait_for(
+            addon = eventually(
                 lambda n=name: (a := clusters.addon(n)) and ready(a) and a,
                 timeout=30,
                 what=f"addons of {name} ready",
@@ -76,7 +81,7 @@ def test_new_clusters_get_their_addons(
         ds["metadata"]["labels"][OWNED] = "tampered"
         workload.replace(resource, ds)
         controller.wake()
-        wait_for(
+        eventually(
             lambda: (
                 _get(workload, "apps/v1", "DaemonSet", "kube-flannel-ds")["metadata"]["labels"][
                     OWNED

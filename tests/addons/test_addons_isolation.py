@@ -7,11 +7,16 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from csops.controlplane import ControlPlane
 from csops.controlplane.ports import free_port
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.kube import Kube
-from tests.addons.conftest import OWNED, Clusters, condition, fast_options, ready, wait_for
+from tests.addons.conftest import OWNED, Clusters, condition, fast_options, ready
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
 
 ALDER_V1, ALDER_V2 = "docker-alder-1-29-v1", "docker-alder-1-29-v2"
 
@@ -63,8 +68,8 @@ def test_unreachable_workload_cluster_retries_without_blocking_others(
     thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: ready(clusters.addon("up")), what="the reachable cluster's addons")
-        wait_for(
+        eventually(lambda: ready(clusters.addon("up")), what="the reachable cluster's addons")
+        eventually(
             lambda: (
                 condition(clusters.addon("down"), "ClusterReady").get("reason")
                 == "WorkloadClusterUnreachable"
@@ -77,7 +82,7 @@ def test_unreachable_workload_cluster_retries_without_blocking_others(
         assert condition(down, "Ready")["reason"] == "WorkloadClusterUnreachable"
 
         clusters.secret("down")  # the workload cluster becomes reachable: retried with backoff
-        wait_for(
+        eventually(
             lambda: ready(clusters.addon("down")),
             timeout=30,
             what="addons after the cluster came back",

@@ -8,6 +8,8 @@ from csops.syncer.addons.stages import workload_engine
 from csops.syncer.errors import LeadershipLostError
 from csops.syncer.kube import Kube
 
+pytestmark = pytest.mark.integration
+
 CONFIGMAP = {
     "apiVersion": "v1",
     "kind": "ConfigMap",

@@ -26,8 +26,11 @@ from csops.syncer.kube import Kube
 from csops.syncer.leader import LeaderElector
 from csops.syncer.settings import Settings
 from csops.syncer.source import open_source
-from tests.addons.conftest import Clusters, condition, fast_options, ready, wait_for
+from tests.addons.conftest import Clusters, condition, fast_options, ready
+from tests.polling import eventually
 from tests.syncer.conftest import git, rendered_stacks
+
+pytestmark = pytest.mark.integration
 
 ALDER, BIRCH = "docker-alder-1-29-v1", "openstack-birch-1-31-v1"
 NEVER = "csops-test-never-there"
@@ -174,7 +177,7 @@ def test_stage_wait_times_out_with_a_condition_and_a_new_revision_retries(
             addon = clusters.addon("stuck")
             return addon if condition(addon, "Ready").get("reason") == "StageTimedOut" else None
 
-        addon = wait_for(timed_out, timeout=15, what="the stage to time out")
+        addon = eventually(timed_out, timeout=15, what="the stage to time out")
         cel = condition(addon, "EvaluatedCEL")
         assert (cel["status"], cel["reason"]) == ("False", "PreConditionTimedOut")
         assert "'ccm'" in cel["message"] and "within 1s" in cel["message"]
@@ -259,7 +262,7 @@ def test_continuous_sync_picks_up_a_new_cluster_through_the_watch(
     sync_loop: tuple[Controller, AddonController], clusters: Clusters, workload: Kube
 ) -> None:
     loop, addons = sync_loop
-    wait_for(lambda: addons.catalog is not None, 60, "the first sync to hand over its releases")
+    eventually(lambda: addons.catalog is not None, 60, "the first sync to hand over its releases")
     assert addons.catalog is not None and loop.last_result is not None and loop.ready()
     assert "/snapshots/" in str(addons.catalog.directory)  # the synced revision's releases/
     assert addons.revision == loop.last_result.revision
@@ -267,7 +270,7 @@ def test_continuous_sync_picks_up_a_new_cluster_through_the_watch(
     for name in ("first", "second"):
         started = time.monotonic()
         clusters.create(name, ALDER, "v1.29.4")
-        wait_for(lambda n=name: ready(clusters.addon(n)), 20, f"addons of {name} ready")
+        eventually(lambda n=name: ready(clusters.addon(n)), 20, f"addons of {name} ready")
         timings[name] = time.monotonic() - started
     # the second Cluster came long after the watch started: it was picked up by the watch,
     # not by the 60 s re-list
@@ -322,7 +325,7 @@ def test_csops_sync_process_applies_addons_and_stops_on_sigterm(
         try:
             started = time.monotonic()
             clusters.create("proc", BIRCH, "v1.31.6")
-            addon = wait_for(
+            addon = eventually(
                 lambda: (a := clusters.addon("proc")) and ready(a) and a, 60, "addons ready"
             )
             elapsed = time.monotonic() - started

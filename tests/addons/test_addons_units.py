@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from csops.syncer.addons import gate
 from csops.syncer.addons.cel import evaluate
 from csops.syncer.addons.plan import (
@@ -16,6 +18,8 @@ from csops.syncer.addons.plan import (
     same_version,
 )
 from csops.syncer.addons.releases import ReleaseCatalog
+
+pytestmark = pytest.mark.unit
 
 RELEASES = Path(__file__).resolve().parents[2] / "stacks/rendered/releases"
 

@@ -24,9 +24,11 @@ from tests.addons.conftest import (
     fast_options,
     ready,
     serving_cert,
-    wait_for,
 )
 from tests.fakes import WallClock
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
 
 V1, V2 = "openstack-birch-1-31-v1", "openstack-birch-1-31-v2"
 ACPI = "aftercontrolplaneinitialized/csops-after-control-plane-initialized"
@@ -150,7 +152,7 @@ def _install_v1(hooks: Hooks, clusters: Clusters, name: str = "up") -> dict[str,
     cluster = clusters.create(name, V1, "v1.31.6", initialized=False)
     answer = hooks.hook("AfterControlPlaneInitialized", ACPI, cluster)
     assert "will be applied" in answer["message"]
-    wait_for(lambda: ready(clusters.addon(name)), what="v1 addons applied")
+    eventually(lambda: ready(clusters.addon(name)), what="v1 addons applied")
     return cluster
 
 
@@ -186,7 +188,7 @@ def test_upgrade_applies_new_addons_in_stage_order_before_the_hook_says_go(
 
     # stage 1 (cni) applied; its post-condition holds (a new DaemonSet reports 0 of 0 ready),
     # then stage 2 (ccm) is held by its pre-condition: flannel must report a ready pod
-    wait_for(
+    eventually(
         lambda: (
             _phases(clusters.addon("up"))[:3]
             == [
@@ -210,7 +212,7 @@ def test_upgrade_applies_new_addons_in_stage_order_before_the_hook_says_go(
     # pre-condition met → ccm applied (its dropped ClusterRoleBinding deleted), metrics-server
     # deleted and re-applied, then held until the Deployment reports ready replicas
     _ds_status(workload, "kube-flannel-ds", 1)
-    wait_for(
+    eventually(
         lambda: (
             _phases(clusters.addon("up"))[3:]
             == [("metrics-server", "apply", "waitingForPostCondition")]
@@ -221,7 +223,7 @@ def test_upgrade_applies_new_addons_in_stage_order_before_the_hook_says_go(
     assert hooks.before_upgrade(cluster, "v1.31.6", "v1.31.7").get("retryAfterSeconds")
     _deploy_ready(workload, "metrics-server")
 
-    wait_for(lambda: ready(clusters.addon("up")), what="v2 addons applied")
+    eventually(lambda: ready(clusters.addon("up")), what="v2 addons applied")
     answer = hooks.before_upgrade(cluster, "v1.31.6", "v1.31.7")
     assert "retryAfterSeconds" not in answer and "applied" in answer["message"]
     addon = clusters.addon("up")
@@ -265,7 +267,7 @@ def test_gate_times_out_with_a_condition_and_a_new_target_starts_fresh(
     clusters.set_class("gated", "openstack-birch-1-31-v3", "v1.31.7")
     cluster = clusters.kube.get(clusters.cluster, clusters.namespace, "gated")
     assert hooks.before_upgrade(cluster, "v1.31.6", "v1.31.7").get("retryAfterSeconds")
-    wait_for(
+    eventually(
         lambda: condition(clusters.addon("gated"), "HelmChartTemplated").get("status") == "False",
         what="broken chart reported",
     )
@@ -278,7 +280,7 @@ def test_gate_times_out_with_a_condition_and_a_new_target_starts_fresh(
     assert "retryAfterSeconds" not in answer
     assert "letting the upgrade proceed" in answer["message"]
     hooks.controller.wake()
-    wait_for(
+    eventually(
         lambda: condition(clusters.addon("gated"), "UpgradeTimedOut").get("status") == "True",
         what="UpgradeTimedOut condition",
     )
@@ -289,7 +291,7 @@ def test_gate_times_out_with_a_condition_and_a_new_target_starts_fresh(
     clusters.set_class("gated", V2, "v1.31.7")
     cluster = clusters.kube.get(clusters.cluster, clusters.namespace, "gated")
     assert hooks.before_upgrade(cluster, "v1.31.6", "v1.31.7").get("retryAfterSeconds")
-    wait_for(
+    eventually(
         lambda: (
             _phases(clusters.addon("gated"))[3:]
             == [("metrics-server", "apply", "waitingForPostCondition")]
@@ -297,7 +299,7 @@ def test_gate_times_out_with_a_condition_and_a_new_target_starts_fresh(
         what="metrics-server waiting",
     )
     _deploy_ready(workload, "metrics-server")
-    wait_for(lambda: ready(clusters.addon("gated")), what="v2 addons applied after recovery")
+    eventually(lambda: ready(clusters.addon("gated")), what="v2 addons applied after recovery")
     addon = clusters.addon("gated")
     assert addon["spec"]["clusterStack"] == V2
     assert condition(addon, "UpgradeTimedOut") == {}

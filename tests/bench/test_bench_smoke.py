@@ -16,6 +16,8 @@ import pytest
 
 from bench import registry, report
 
+pytestmark = pytest.mark.integration
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RENDER_FIGURES = {
     "render.full",

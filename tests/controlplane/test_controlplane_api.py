@@ -6,11 +6,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from kubernetes import client, watch
 from kubernetes.client import ApiClient, V1ConfigMap, V1ObjectMeta
 
 from csops.controlplane import ControlPlane
 from csops.controlplane.server import api_client_from, close_api_client
+
+pytestmark = pytest.mark.integration
 
 
 def test_version_is_the_pinned_release(api_client: ApiClient) -> None:

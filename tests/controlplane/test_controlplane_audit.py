@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from kubernetes import client
 from kubernetes.client import V1ConfigMap, V1ObjectMeta
 
 from csops.controlplane import AuditLog, ControlPlane
 from csops.controlplane.server import api_client_from, close_api_client
+
+pytestmark = pytest.mark.integration
 
 
 @contextmanager

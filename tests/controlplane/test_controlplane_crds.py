@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient
+
+pytestmark = pytest.mark.integration
 
 EXPECTED = {
     "clusterclasses.cluster.x-k8s.io",

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from kubernetes import client
 
 from csops.controlplane.processes import pid_alive
 from csops.controlplane.server import api_client_from, close_api_client
+
+pytestmark = pytest.mark.integration
 
 CSOPS = str(Path(sys.executable).parent / "csops")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -11,14 +10,9 @@ from kubernetes.client import ApiClient, V1ConfigMap, V1Namespace, V1ObjectMeta,
 from kubernetes.client.exceptions import ApiException
 
 from csops.controlplane import ControlPlane
+from tests.polling import eventually
 
-
-def _eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout:.0f}s")
-        time.sleep(0.25)
+pytestmark = pytest.mark.integration
 
 
 def _gone(read: Callable[[], object]) -> bool:
@@ -78,10 +72,10 @@ def test_namespace_deletion_and_garbage_collection(
         namespace, V1ConfigMap(metadata=V1ObjectMeta(name="child", owner_references=[owner]))
     )
     core.delete_namespaced_config_map("parent", namespace)
-    _eventually(lambda: _gone(lambda: core.read_namespaced_config_map("child", namespace)))
+    eventually(lambda: _gone(lambda: core.read_namespaced_config_map("child", namespace)), 60)
 
     doomed = f"{namespace}-doomed"
     core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=doomed)))
     core.create_namespaced_config_map(doomed, V1ConfigMap(metadata=V1ObjectMeta(name="x")))
     core.delete_namespace(doomed)
-    _eventually(lambda: _gone(lambda: core.read_namespace(doomed)))
+    eventually(lambda: _gone(lambda: core.read_namespace(doomed)), 60)

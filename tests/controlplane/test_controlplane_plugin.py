@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration
+
 INNER_TEST = """
 pytest_plugins = ["csops.controlplane.pytest_plugin"]
 

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from csops import cli as cli_module
+from tests.polling import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "stacks"
 IDENTITY = {
@@ -142,16 +142,18 @@ def git_daemon(origin: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
         env={**os.environ},
     )
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"git daemon exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("git daemon did not start") from None
-                time.sleep(0.05)
+        eventually(listening, 10, "git daemon to listen")
         yield f"git://127.0.0.1:{port}/{origin.name}"
     finally:
         proc.terminate()

@@ -12,6 +12,8 @@ import yaml
 
 from csops import cli as cli_module
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted(p for p in (ROOT / "examples" / "ci").glob("*.yaml") if p.name[0] != ".")
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from tests.gitflow.conftest import bump, git, log, offer, trailers
+
+pytestmark = pytest.mark.integration
 
 Csops = Callable[..., Result]
 ALDER_29 = Path("providers/docker/alder/1-29")

@@ -6,10 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
-from csops.renderer import objectdiff
+from csops.renderer import diffreport, objectdiff
 from tests.gitflow.conftest import bump, git, offer
+
+pytestmark = pytest.mark.integration
 
 Csops = Callable[..., Result]
 ALDER_29 = Path("providers/docker/alder/1-29")
@@ -121,6 +124,6 @@ def test_markdown_stays_under_the_comment_limit() -> None:
         )
         base[path] = (head + big + "\n").encode()
         new[path] = (head + big.replace("value", "other") + "\n").encode()
-    text = objectdiff.to_markdown(objectdiff.compare_trees(base, new))
+    text = diffreport.to_markdown(objectdiff.compare_trees(base, new))
     assert len(text) < 65_536
     assert "left out to stay under GitHub's comment size limit" in text

@@ -7,7 +7,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
+
+pytestmark = pytest.mark.integration
 
 Csops = Callable[..., Result]
 

@@ -13,6 +13,8 @@ from click.testing import Result
 
 from tests.gitflow.conftest import git
 
+pytestmark = pytest.mark.integration
+
 Csops = Callable[..., Result]
 RELEASE = "docker-alder-1-29-v1"
 TAMPERED = f"releases/{RELEASE}/cluster-class/values.yaml"

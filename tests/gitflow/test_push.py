@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from tests.gitflow.conftest import (
@@ -17,6 +18,8 @@ from tests.gitflow.conftest import (
     pre_push_race,
     trailers,
 )
+
+pytestmark = pytest.mark.integration
 
 Csops = Callable[..., Result]
 ALDER_29 = Path("providers/docker/alder/1-29")

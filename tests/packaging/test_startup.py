@@ -16,6 +16,8 @@ import pytest
 from bench import startup_cases
 from csops import __version__, cli
 
+pytestmark = pytest.mark.integration
+
 
 def _start(*args: str) -> tuple[str, dict[str, object]]:
     """Stdout of a fresh ``csops ARGS`` process and its report (exit code, modules loaded)."""

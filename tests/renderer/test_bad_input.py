@@ -14,6 +14,8 @@ from click.testing import Result
 
 from tests.renderer.conftest import snapshot
 
+pytestmark = pytest.mark.integration
+
 ALDER = Path("providers/docker/alder/1-29")
 BIRCH = Path("providers/openstack/birch")
 

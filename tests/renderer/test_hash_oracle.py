@@ -14,6 +14,8 @@ import pytest
 from csops.renderer.hashes import dirhash_h1
 from tests.renderer.oracles import go_build
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "scs"
 

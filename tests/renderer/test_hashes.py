@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from csops.renderer.hashes import StackHashes, clean, dirhash_h1, file_hash, stack_hash
+
+pytestmark = pytest.mark.unit
 
 FIXTURE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "scs" / "cso-docker-ferrol-1-27-hipstsw"

@@ -14,6 +14,8 @@ from csops.renderer.errors import ImmutableReleaseError, RendererError
 from csops.renderer.hashes import stack_hash
 from tests.renderer.conftest import EXAMPLES, snapshot
 
+pytestmark = pytest.mark.integration
+
 ALDER = Path("providers/docker/alder/1-29")
 BIRCH = Path("providers/openstack/birch")
 

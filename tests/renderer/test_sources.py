@@ -18,6 +18,8 @@ from helm_python.registry import repo_index_generate
 from csops.renderer import render_repo, write
 from csops.renderer.errors import RendererError
 
+pytestmark = pytest.mark.integration
+
 ALDER = Path("providers/docker/alder/1-29")
 METRICS = Path("providers/openstack/birch/cluster-addon/metrics-server")
 

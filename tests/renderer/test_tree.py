@@ -7,8 +7,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from csops.renderer import render_repo
 from csops.renderer.tree import compare, read_tree, write_tree
+
+pytestmark = pytest.mark.integration
 
 
 def test_write_tree_replaces_everything_at_once(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from csops.renderer.names import (
 )
 from csops.renderer.versions import Version, VersionError, hash_version
 
+pytestmark = pytest.mark.unit
+
 
 def test_dot_and_dash_forms_round_trip() -> None:
     v = Version.parse("v0-sha.hipstsw")

@@ -11,6 +11,8 @@ import pytest
 from csops.syncer import quantity
 from csops.syncer.apply import comparable, in_sync, is_subset, owned_by
 
+pytestmark = pytest.mark.unit
+
 # ------------------------------------------------------------------ quantities
 
 

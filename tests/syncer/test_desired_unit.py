@@ -23,6 +23,8 @@ from csops.syncer.inventory import (
 from csops.syncer.objects import ObjectId, Resource
 from csops.syncer.webhook import sign, verify
 
+pytestmark = pytest.mark.unit
+
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: ns\n"
 
 # ------------------------------------------------------------------ desired

@@ -18,6 +18,8 @@ from csops.syncer.health import (
 )
 from tests.fakes import FakeClock
 
+pytestmark = pytest.mark.unit
+
 
 def cond(ctype: str, status: str, reason: str = "", message: str = "") -> dict[str, str]:
     return {"type": ctype, "status": status, "reason": reason, "message": message}

@@ -13,6 +13,8 @@ from csops.syncer.ordering import CLASSES, FOUNDATION, REST, STAGE_NAMES, is_crd
 from csops.syncer.prune import PruneGuards, plan
 from csops.syncer.usage import ClassUsage, referenced_templates
 
+pytestmark = pytest.mark.unit
+
 SET = "applyset-abc-v1"
 NS = "stacks"
 CAPI = "cluster.x-k8s.io"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from csops.syncer.stackstatus import _dot, _dot_name
+
+pytestmark = pytest.mark.unit
 
 
 def test_versions_and_latest_release_use_the_dot_form() -> None:

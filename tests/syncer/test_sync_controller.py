@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -20,17 +20,13 @@ from csops.syncer.diff import cluster_diff
 from csops.syncer.kube import Kube
 from csops.syncer.settings import Settings
 from csops.syncer.source import open_source
+from tests.polling import eventually
 from tests.syncer.conftest import StacksRepo, git
+
+pytestmark = pytest.mark.integration
 
 OLD = "docker-alder-1-29-v1"
 SECRET = b"s3cret"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def configmap(name: str, namespace: str) -> str:
@@ -67,11 +63,11 @@ def test_hand_edit_and_hand_delete_are_put_back(
     live["data"]["node-images.yaml"] = "edited by hand"
     kube.replace(res, live)
     started = time.monotonic()
-    eventually(lambda: kube.get(res, ns, name)["data"]["node-images.yaml"] == original)
+    eventually(lambda: kube.get(res, ns, name)["data"]["node-images.yaml"] == original, 10)
     edit_fixed = time.monotonic() - started
     kube.delete(res, ns, name)
     started = time.monotonic()
-    eventually(lambda: kube.get_or_none(res, ns, name) is not None)
+    eventually(lambda: kube.get_or_none(res, ns, name) is not None, 10)
     deleted_fixed = time.monotonic() - started
     print(f"hand edit corrected in {edit_fixed:.2f}s, hand delete in {deleted_fixed:.2f}s")
 
@@ -92,13 +88,15 @@ def test_webhook_good_and_bad_signature(
     ns = stacks_repo.namespace
     (stacks_repo.manifests / ns / "configmap" / "hooked.yaml").write_text(configmap("hooked", ns))
     stacks_repo.commit("add hooked")
-    time.sleep(0.3)
+    webhooks = "csops_webhook_requests_total"
+    assert app.metrics.registry.get_sample_value(webhooks, {"result": "rejected"}) == 1
+    assert app.metrics.registry.get_sample_value(webhooks, {"result": "accepted"}) is None
     assert kube.get_or_none(res, ns, "hooked") is None  # bad signature: no sync was triggered
     good = urllib.request.Request(
         f"{base}/hook", body, {"X-Hub-Signature-256": webhook.sign(SECRET, body)}
     )
     assert urllib.request.urlopen(good, timeout=5).status == 202
-    eventually(lambda: kube.get_or_none(res, ns, "hooked") is not None)
+    eventually(lambda: kube.get_or_none(res, ns, "hooked") is not None, 10)
     assert b"csops_sync_revision_info" in urllib.request.urlopen(f"{base}/metrics").read()
     assert urllib.request.urlopen(f"{base}/readyz").status == 200
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from csops.controlplane import AuditLog
 from csops.syncer.controller import sync_once
 from csops.syncer.inventory import PART_OF_LABEL
 from csops.syncer.kube import Kube
 from csops.syncer.settings import Settings
 from tests.syncer.conftest import StacksRepo
+
+pytestmark = pytest.mark.integration
 
 GROUP = "clusterstack.x-k8s.io/v1alpha1"
 

@@ -14,6 +14,8 @@ from csops.syncer.objects import ObjectId
 from csops.syncer.reconcile import Reconciler
 from csops.syncer.source import Revision
 
+pytestmark = pytest.mark.integration
+
 OBJECTS = """\
 apiVersion: v1
 kind: ConfigMap

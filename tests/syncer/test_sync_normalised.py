@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from csops.controlplane import AuditLog
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.reconcile import Reconciler, SyncOptions
 from csops.syncer.source import Revision
+
+pytestmark = pytest.mark.integration
 
 MANIFESTS = """\
 apiVersion: apps/v1

@@ -6,15 +6,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+import threading
+from typing import IO
+
+import pytest
 
 from csops.controlplane import ControlPlane
 from csops.syncer.controller import sync_once
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.settings import Settings
+from tests.polling import eventually
 from tests.syncer.conftest import StacksRepo
+
+pytestmark = pytest.mark.integration
 
 
 def csops_sync(config: Settings, *extra: str) -> list[str]:
@@ -41,11 +46,21 @@ def csops_sync(config: Settings, *extra: str) -> list[str]:
     ]
 
 
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
+class Lines:
+    """Every line a process writes to a pipe, collected by a thread as it comes."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        self._thread.join(5)
+        return "".join(self.lines)
 
 
 def add_configmaps(repo: StacksRepo, count: int) -> None:
@@ -103,10 +118,17 @@ def test_api_server_stopped_mid_sync_and_restarted(
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stderr is not None
+    log = Lines(proc.stderr)
     try:
         eventually(lambda: len(kube.list(res, namespace=ns).items) > 20)
         control_plane.stop_apiserver()
-        time.sleep(1.0)  # the syncer keeps running against a dead server (backoff)
+        before = len(log.lines)
+        eventually(  # the syncer sees the dead server and keeps running (backoff)
+            lambda: any('"level": "error"' in line for line in log.lines[before:]),
+            30,
+            "the syncer to report the unreachable API server",
+        )
         assert proc.poll() is None
         control_plane.start_apiserver()
         eventually(
@@ -134,20 +156,20 @@ def test_two_replicas_leader_killed_other_takes_over(
 ) -> None:
     args = ("--leader-elect", "--lease-duration", "2", "--interval", "1")
     env = dict(os.environ)
+    lease_res = kube.resource("coordination.k8s.io/v1", "Lease")
+    ns, lease = sync_config.inventory_namespace, f"{sync_config.name}-leader"
     first = subprocess.Popen(
         csops_sync(sync_config, *args), stderr=subprocess.PIPE, text=True, env=env
     )
-    time.sleep(0.5)
-    second = subprocess.Popen(
-        csops_sync(sync_config, *args), stderr=subprocess.PIPE, text=True, env=env
-    )
-    lease_res = kube.resource("coordination.k8s.io/v1", "Lease")
-    ns, lease = sync_config.inventory_namespace, f"{sync_config.name}-leader"
+    second = None
     try:
         eventually(
             lambda: (
                 (kube.get_or_none(lease_res, ns, lease) or {}).get("spec", {}).get("holderIdentity")
             )
+        )
+        second = subprocess.Popen(
+            csops_sync(sync_config, *args), stderr=subprocess.PIPE, text=True, env=env
         )
         holder = kube.get(lease_res, ns, lease)["spec"]["holderIdentity"]
         leader, standby = (first, second) if holder.endswith(f"_{first.pid}") else (second, first)
@@ -178,7 +200,7 @@ def test_two_replicas_leader_killed_other_takes_over(
         standby_out = standby
     finally:
         for proc in (first, second):
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(15)
     assert "became leader" in (standby_out.stderr.read() if standby_out.stderr else "")

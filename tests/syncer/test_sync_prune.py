@@ -16,6 +16,8 @@ from csops.syncer.objects import ObjectId
 from csops.syncer.settings import Settings
 from tests.syncer.conftest import StacksRepo
 
+pytestmark = pytest.mark.integration
+
 OLD, NEW = "docker-alder-1-29-v1", "docker-alder-1-29-v2"
 CC = "cluster.x-k8s.io/v1beta1"
 
