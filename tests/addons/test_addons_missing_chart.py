@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.kube import Kube
 from tests.addons.conftest import Clusters, condition, fast_options, ready
+
+pytestmark = pytest.mark.integration
 
 BIRCH_V1 = "openstack-birch-1-31-v1"
 

@@ -18,6 +18,8 @@ from helm_python.registry import repo_index_generate
 from csops.renderer import RendererError, render_repo, write
 from csops.renderer.addons import render_addon, sample_cluster
 
+pytestmark = pytest.mark.integration
+
 ALDER = Path("providers/docker/alder/1-29")
 METRICS = Path("providers/openstack/birch/cluster-addon/metrics-server")
 OFFLINE = "http://127.0.0.1:9"

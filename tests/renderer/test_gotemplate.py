@@ -10,6 +10,8 @@ import pytest
 from csops.renderer import render_repo
 from csops.renderer.gotemplate import CSO_FUNCTIONS, functions, with_cso_missing_keys
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize(
     ("source", "expected"),

@@ -11,6 +11,8 @@ import yaml
 
 from csops.renderer import RendererError, render_repo, write
 
+pytestmark = pytest.mark.integration
+
 ALDER = Path("providers/docker/alder/1-29")
 
 

@@ -20,6 +20,8 @@ from csops.renderer import RendererError
 from csops.renderer.helm import template_values
 from tests.renderer.oracles import go_build
 
+pytestmark = pytest.mark.integration
+
 CLUSTER: dict[str, Any] = {
     "apiVersion": "cluster.x-k8s.io/v1beta1",
     "kind": "Cluster",
