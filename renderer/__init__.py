@@ -12,6 +12,7 @@ Public API (the syncer may use these, nothing else):
 - names and versions: :class:`Version`, :class:`VersionError`, :class:`StackId`,
   :func:`parse_release_name`,
   :func:`class_to_release_name`;
+- custom mode: :class:`CustomVersions`, :func:`custom_versions`;
 - errors: :class:`RendererError` and :class:`Problem`.
 """
 
@@ -28,6 +29,8 @@ from csops.renderer.addons import (
     template_values,
 )
 from csops.renderer.addons import load_config as load_addon_config
+from csops.renderer.custom import CustomVersions
+from csops.renderer.custom import from_flags as custom_versions
 from csops.renderer.errors import Problem, RendererError
 from csops.renderer.hashes import StackHashes, clean, dirhash_h1, source_hashes, stack_hash
 from csops.renderer.ledger import Release, read_release
@@ -44,6 +47,7 @@ __all__ = [
     "RELEASES_ANNOTATION",
     "AddonConfig",
     "Condition",
+    "CustomVersions",
     "Hook",
     "Problem",
     "Release",
@@ -58,6 +62,7 @@ __all__ = [
     "addon_charts",
     "class_to_release_name",
     "clean",
+    "custom_versions",
     "dirhash_h1",
     "hash_version",
     "load_addon_config",

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from csops.renderer import documents, patches, schemas
+from csops.renderer import custom, documents, patches, schemas
+from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import Problem, SourceError
 
 CONFIG_FILE = "csops.yaml"
-MODES = ("stable", "hash")
+MODES = ("stable", "hash", "custom")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class RepoConfig:
     version_mode: str = "stable"
     kubernetes_versions: Mapping[str, str] = field(default_factory=dict)
     """Pins of Kubernetes minors to patches, for stacks that name a minor only."""
+    custom_versions: Mapping[str, CustomVersions] = field(default_factory=dict)
+    """Versions per stack (``P-N-M-m``) for custom mode."""
 
     @property
     def output_dir(self) -> Path:
@@ -77,4 +80,5 @@ def load_config(root: Path) -> RepoConfig:
         default_namespace=data.get("defaultNamespace", "default"),
         version_mode=data.get("versionMode", "stable"),
         kubernetes_versions=patches.parse_pins(text, CONFIG_FILE),
+        custom_versions=custom.from_config(data, text, CONFIG_FILE),
     )

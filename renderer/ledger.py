@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from csops.renderer import documents, schemas
+from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import Problem, ProblemList, SourceError
 from csops.renderer.hashes import StackHashes
 from csops.renderer.names import NamingError, StackId, parse_release_name
@@ -134,10 +135,39 @@ class Plan:
     existing: Release | None
 
 
+def _same_state(release: Release, hashes: StackHashes, kubernetes: str) -> bool:
+    return release.hashes.release_key() == hashes.release_key() and (
+        release.versions.kubernetes == kubernetes
+    )
+
+
 def plan(
-    stack: StackId, kubernetes: str, hashes: StackHashes, ledger: dict[str, Release], mode: str
+    stack: StackId,
+    kubernetes: str,
+    hashes: StackHashes,
+    ledger: dict[str, Release],
+    mode: str,
+    *,
+    custom: CustomVersions | None = None,
 ) -> Plan:
-    """Decide the version of the source's current state."""
+    """Decide the version of the source's current state.
+
+    Custom mode without versions for this stack finds the release of this state, or none
+    (``versions`` is then meaningless and the caller reports it).
+    """
+    if mode == "custom":
+        if custom is None:
+            same = [r for r in ledger.values() if r.stack == stack]
+            found = next((r for r in same if _same_state(r, hashes, kubernetes)), None)
+            first = Version(1)
+            return Plan(
+                found.versions if found else ReleaseVersions(first, first, first, kubernetes),
+                found,
+            )
+        versions = ReleaseVersions(
+            custom.cluster_stack, custom.cluster_addon, custom.node_image, kubernetes
+        )
+        return Plan(versions, ledger.get(stack.release_name(custom.cluster_stack)))
     if mode == "hash":
         version = hash_version(hashes.clusterStack)
         existing = ledger.get(stack.release_name(version))
@@ -147,10 +177,7 @@ def plan(
         first = Version(1)
         return Plan(ReleaseVersions(first, first, first, kubernetes), None)
     latest = line[-1]
-    if (
-        latest.hashes.release_key() == hashes.release_key()
-        and latest.versions.kubernetes == kubernetes
-    ):
+    if _same_state(latest, hashes, kubernetes):
         return Plan(latest.versions, latest)
     previous = latest.versions
     return Plan(

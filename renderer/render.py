@@ -33,6 +33,7 @@ from csops.renderer import (
 from csops.renderer.bundles import STANDALONE_IMAGES
 from csops.renderer.clusterstacks import ClusterStack, load_cluster_stacks
 from csops.renderer.config import MODES, RepoConfig, load_config
+from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import (
     ImmutableReleaseError,
     Problem,
@@ -40,6 +41,7 @@ from csops.renderer.errors import (
     RendererError,
     SourceError,
 )
+from csops.renderer.hashes import StackHashes
 from csops.renderer.ledger import Release
 from csops.renderer.names import StackId
 from csops.renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
@@ -366,10 +368,42 @@ class _Cut:
         return f"{out}/{RELEASES_DIR}/{release.name}/{CLASS_DIR}"
 
 
+def _existing_problem(
+    source: StackSource, existing: Release, planned: ledger.Plan, mode: str, hashes: StackHashes
+) -> Problem | None:
+    """Why a release that exists under the planned name cannot stand for the source, if so."""
+    same_files = existing.hashes.release_key() == hashes.release_key()
+    same_k8s = existing.versions.kubernetes == str(source.kubernetes)
+    if mode == "custom" and not (same_files and same_k8s and existing.versions == planned.versions):
+        return Problem(
+            source.display,
+            f"release {existing.name} exists with other contents or versions; releases are "
+            "immutable",
+            hint="give another cluster-stack version (custom mode), or restore the source",
+        )
+    if mode == "hash" and not same_files:
+        return Problem(
+            source.display,
+            f"release {existing.name} exists with other contents",
+            hint="hash collision or a hand-made bundle; remove the bundle from the tree",
+        )
+    if not same_k8s:
+        return Problem(
+            source.display,
+            f"release {existing.name} has Kubernetes {existing.versions.kubernetes}, "
+            f"the source now resolves to {source.kubernetes}",
+            hint="the sources are unchanged, so hash mode gives the same version; "
+            "change the stack or use stable mode to cut a new release",
+        )
+    return None
+
+
 def _cut_releases(
     sources: list[StackSource],
     releases: dict[str, Release],
     mode: str,
+    custom: Mapping[str, CustomVersions],
+    *,
     workdir: Path,
     problems: ProblemList,
 ) -> _Cut:
@@ -377,23 +411,28 @@ def _cut_releases(
     cut = _Cut()
     for source in sources:
         hashes = bundles.source_hashes(source)
-        planned = ledger.plan(source.stack, str(source.kubernetes), hashes, releases, mode)
+        planned = ledger.plan(
+            source.stack,
+            str(source.kubernetes),
+            hashes,
+            releases,
+            mode,
+            custom=custom.get(source.stack.prefix),
+        )
         if planned.existing is not None:
-            existing = planned.existing
-            if mode == "hash" and existing.hashes.release_key() != hashes.release_key():
-                problems.add(
-                    source.display,
-                    f"release {existing.name} exists with other contents",
-                    hint="hash collision or a hand-made bundle; remove the bundle from the tree",
-                )
-            elif existing.versions.kubernetes != str(source.kubernetes):
-                problems.add(
-                    source.display,
-                    f"release {existing.name} has Kubernetes {existing.versions.kubernetes}, "
-                    f"the source now resolves to {source.kubernetes}",
-                    hint="the sources are unchanged, so hash mode gives the same version; "
-                    "change the stack or use stable mode to cut a new release",
-                )
+            problem = _existing_problem(source, planned.existing, planned, mode, hashes)
+            if problem is not None:
+                problems.extend([problem])
+            continue
+        if mode == "custom" and source.stack.prefix not in custom:
+            problems.add(
+                source.display,
+                f"custom mode: no versions for {source.stack.prefix}, and no release has "
+                "this state of the source",
+                hint=f"pass --stack {source.stack.prefix} --cluster-stack-version V "
+                "--cluster-addon-version V --node-image-version V, or add "
+                f"customVersions.{source.stack.prefix} to csops.yaml",
+            )
             continue
         name = source.stack.release_name(planned.versions.cluster_stack)
         try:
@@ -514,23 +553,57 @@ def _base_objects(assembler: _Assembler, cluster_stacks: list[ClusterStack]) -> 
         assembler.add(cs.object, cs.file)
 
 
+def _custom_versions(
+    config: RepoConfig, sources: list[StackSource], given: tuple[str | None, CustomVersions] | None
+) -> dict[str, CustomVersions]:
+    """csops.yaml's custom versions, with those of the command line for one stack on top."""
+    versions = dict(config.custom_versions)
+    if given is None:
+        return versions
+    stack, custom = given
+    prefixes = sorted(s.stack.prefix for s in sources)
+    if stack is None and len(prefixes) == 1:
+        stack = prefixes[0]
+    if stack is None or stack not in prefixes:
+        raise SourceError(
+            Problem(
+                "command line",
+                f"--stack {stack}: no such stack" if stack else "--stack is required",
+                hint=f"stacks: {', '.join(prefixes) or 'none'}",
+            )
+        )
+    versions[stack] = custom
+    return versions
+
+
 def render_repo(
-    root: Path, *, mode: str | None = None, out: Path | None = None, full: bool = False
+    root: Path,
+    *,
+    mode: str | None = None,
+    out: Path | None = None,
+    full: bool = False,
+    custom: tuple[str | None, CustomVersions] | None = None,
 ) -> RenderResult:
     """Render a stacks repository; raise RendererError with every problem found.
 
     Reads the configuration and where the repository stands in git first; :func:`render`
-    does the rest with both as data.
+    does the rest with both as data. ``custom`` gives custom-mode versions for one stack
+    (``None``: the only one).
     """
     config = load_config(root)
     if out is not None:
         config = dataclasses.replace(config, output=str(out.resolve()))
     source = source_commit(config.root, config.output_dir)
-    return render(config, mode=mode, full=full, source=source)
+    return render(config, mode=mode, full=full, source=source, custom=custom)
 
 
 def render(
-    config: RepoConfig, *, mode: str | None = None, full: bool = False, source: SourceCommit | None
+    config: RepoConfig,
+    *,
+    mode: str | None = None,
+    full: bool = False,
+    source: SourceCommit | None,
+    custom: tuple[str | None, CustomVersions] | None = None,
 ) -> RenderResult:
     """Render the repository ``config`` describes; ``source`` is recorded in the lock."""
     mode = mode or config.version_mode
@@ -540,7 +613,15 @@ def render(
                 "csops.yaml",
                 f"unknown version mode {mode!r}",
                 field="versionMode",
-                hint="use stable or hash",
+                hint="use stable, hash or custom",
+            )
+        )
+    if custom is not None and mode != "custom":
+        raise SourceError(
+            Problem(
+                "command line",
+                f"custom versions were given, but the version mode is {mode}",
+                hint="add --mode custom",
             )
         )
     existing = tree.read_tree(config.output_dir)
@@ -554,7 +635,14 @@ def render(
     result = RenderResult(config, {}, existing)
 
     with tempfile.TemporaryDirectory(prefix="csops-render-") as tmp:
-        cut = _cut_releases(sources, releases, mode, Path(tmp), problems)
+        cut = _cut_releases(
+            sources,
+            releases,
+            mode,
+            _custom_versions(config, sources, custom),
+            workdir=Path(tmp),
+            problems=problems,
+        )
         problems.raise_if_any()
         result.warnings.extend(cut.warnings)
         result.new_releases = list(cut.bundles)

@@ -11,8 +11,11 @@ import click
 from csops import console, options
 from csops.errors import CommandFailed, ProblemError
 from csops.renderer import (
+    CustomVersions,
+    RendererError,
     RenderResult,
     clean,
+    custom_versions,
     dirhash_h1,
     hash_version,
     publish,
@@ -27,10 +30,47 @@ repo_argument = click.argument(
 )
 mode_option = click.option(
     "--mode",
-    type=click.Choice(["stable", "hash"]),
+    type=click.Choice(["stable", "hash", "custom"]),
     default=None,
     help="Version mode (default: csops.yaml versionMode, else stable).",
 )
+
+
+def custom_options(command: Any) -> Any:
+    """csctl's custom-mode flags: the three versions of one stack's new release."""
+    for flag, what in reversed(
+        (
+            ("--cluster-stack-version", "cluster stack (and ClusterClass) version"),
+            ("--cluster-addon-version", "cluster addon version"),
+            ("--node-image-version", "node image version"),
+        )
+    ):
+        command = click.option(flag, metavar="V", default=None, help=f"Custom mode: the {what}.")(
+            command
+        )
+    return click.option(
+        "--stack",
+        metavar="P-N-M-m",
+        default=None,
+        help="Custom mode: the stack the versions are for (default: the only stack).",
+    )(command)
+
+
+def _custom(
+    mode: str | None, stack: str | None, flags: tuple[str | None, str | None, str | None]
+) -> tuple[str | None, CustomVersions] | None:
+    """The custom versions of the command line, or None; usage errors exit 2."""
+    versions = dict(zip(("clusterStack", "clusterAddon", "nodeImage"), flags, strict=True))
+    if not any(versions.values()):
+        if stack is not None:
+            raise click.UsageError("--stack needs the three --*-version flags")
+        return None
+    if mode != "custom":
+        raise click.UsageError("--cluster-stack-version and friends need --mode custom")
+    try:
+        return stack, custom_versions(versions)
+    except RendererError as exc:
+        raise click.UsageError("; ".join(p.message for p in exc.problems)) from exc
 
 
 def default_base(repo: Path) -> str | None:
@@ -68,16 +108,29 @@ def _run(repo: Path, **kwargs: Any) -> RenderResult:
 @click.command()
 @repo_argument
 @mode_option
+@custom_options
 @base_option
-def validate(repo: Path, mode: str | None, base: str | None) -> None:
+def validate(
+    repo: Path,
+    *,
+    mode: str | None,
+    base: str | None,
+    stack: str | None,
+    cluster_stack_version: str | None,
+    cluster_addon_version: str | None,
+    node_image_version: str | None,
+) -> None:
     """Check a stacks repository: schemas, names, versions, charts and addons.
 
     Every problem is listed with its file, line and field. Nothing is written.
     With a base ref (a pull request's target), release bundles that exist there
     must be unchanged. Exit code 0 when the repository renders, 1 when it does not.
     """
+    given = _custom(
+        mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version)
+    )
     _check_base(repo, base)
-    result = _run(repo, mode=mode, full=True)
+    result = _run(repo, mode=mode, full=True, custom=given)
     releases = len(result.releases)
     console.err.print(
         f"ok: {releases} release{'s' if releases != 1 else ''}, "
@@ -94,6 +147,7 @@ def validate(repo: Path, mode: str | None, base: str | None) -> None:
     help="Output directory (default: csops.yaml output, else REPO/rendered).",
 )
 @mode_option
+@custom_options
 @click.option(
     "--check",
     is_flag=True,
@@ -162,6 +216,10 @@ def render(
     push_branch: str | None,
     retries: int,
     allow_dirty: bool,
+    stack: str | None,
+    cluster_stack_version: str | None,
+    cluster_addon_version: str | None,
+    node_image_version: str | None,
 ) -> None:
     """Render stack sources and ClusterStacks into the committed tree.
 
@@ -175,6 +233,9 @@ def render(
     Csops-Version, Rendered-Releases); --branch does so on a separate branch
     (a source hydrator); --push pushes it, never forced.
     """
+    given = _custom(
+        mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version)
+    )
     publishing = commit or branch is not None or remote is not None
     if remote is not None and any((Path(remote) / n).exists() for n in (".git", "csops.yaml")):
         raise click.UsageError(
@@ -185,6 +246,11 @@ def render(
         if check or out is not None:
             raise click.UsageError(
                 "--commit/--branch/--push cannot be combined with --check or --out"
+            )
+        if given is not None:
+            raise click.UsageError(
+                "--commit/--branch/--push take custom versions from csops.yaml "
+                "(customVersions), not from the command line"
             )
         _publish(
             repo,
@@ -202,7 +268,7 @@ def render(
         return
     if check or base is not None:
         _check_base(repo, base)
-    result = _run(repo, out=out, mode=mode, full=full or check)
+    result = _run(repo, out=out, mode=mode, full=full or check, custom=given)
     diff = result.diff
     if check:
         if diff:
