@@ -36,6 +36,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "ls": ("csops.commands.render:ls", "List stacks, releases and ClusterClass names."),
     "hash": ("csops.commands.render:hash_", "Print csctl's hash and hash-mode version of a stack."),
+    "import": (
+        "csops.commands.releases:import_",
+        "Add published releases (csctl/CSO layout) to the rendered tree.",
+    ),
+    "link-cso": (
+        "csops.commands.releases:link_cso",
+        "Lay the release bundles out for CSO's --local mode (links, no copies).",
+    ),
     "sync": (
         "csops.commands.sync:sync",
         "Reconcile a management cluster toward the rendered manifests.",

@@ -13,6 +13,8 @@ Public API (the syncer may use these, nothing else):
   :func:`parse_release_name`,
   :func:`class_to_release_name`;
 - custom mode: :class:`CustomVersions`, :func:`custom_versions`;
+- published releases: :func:`import_releases` (:class:`Imported`) and :func:`link_cso_layout`
+  (:class:`Linked`), CSO's ``--local`` layout over the bundles;
 - errors: :class:`RendererError` and :class:`Problem`.
 """
 
@@ -29,6 +31,8 @@ from csops.renderer.addons import (
     template_values,
 )
 from csops.renderer.addons import load_config as load_addon_config
+from csops.renderer.csolocal import Linked
+from csops.renderer.csolocal import link as link_cso_layout
 from csops.renderer.custom import CustomVersions
 from csops.renderer.custom import from_flags as custom_versions
 from csops.renderer.errors import Problem, RendererError
@@ -36,6 +40,7 @@ from csops.renderer.hashes import StackHashes, clean, dirhash_h1, source_hashes,
 from csops.renderer.ledger import Release, read_release
 from csops.renderer.manifests import INSTANCE_LABEL, PRUNE_ANNOTATION, RELEASES_ANNOTATION
 from csops.renderer.names import StackId, class_to_release_name, parse_release_name
+from csops.renderer.published import Imported, import_releases
 from csops.renderer.render import RenderResult, render_repo, write
 from csops.renderer.versions import Version, VersionError, hash_version
 
@@ -49,6 +54,8 @@ __all__ = [
     "Condition",
     "CustomVersions",
     "Hook",
+    "Imported",
+    "Linked",
     "Problem",
     "Release",
     "RenderResult",
@@ -65,6 +72,8 @@ __all__ = [
     "custom_versions",
     "dirhash_h1",
     "hash_version",
+    "import_releases",
+    "link_cso_layout",
     "load_addon_config",
     "parse_release_name",
     "read_release",

@@ -18,6 +18,7 @@ from typing import Any
 from csops.renderer import documents, gotemplate, helm, schemas
 from csops.renderer.errors import HelmError, Problem, ProblemList, SourceError
 from csops.renderer.helm import RenderedFile
+from csops.renderer.ledger import read_release
 from csops.renderer.manifests import parse_files
 
 RELEASE_NAME = "cluster-addon"
@@ -210,12 +211,17 @@ def render_addon(
 
 
 def addon_charts(release_dir: Path, new_convention: bool) -> dict[str, tuple[Path, Path | None]]:
-    """Addon charts of a release bundle: name → (chart dir, values file or None)."""
-    base = release_dir / ADDON_DIR
-    if not base.is_dir():
+    """Addon charts of a release bundle: name → (chart dir, values file or None).
+
+    A bundle with CSO's archives only has its addon archive unpacked into a cache first.
+    """
+    base: Path | None = release_dir / ADDON_DIR
+    if not release_dir.joinpath(ADDON_DIR).is_dir():
+        base = read_release(release_dir, release_dir.name).addon_root(new_convention)
+    if base is None:
         return {}
     if not new_convention:
-        return {base.name: (base, release_dir / ADDON_VALUES)}
+        return {ADDON_DIR: (base, release_dir / ADDON_VALUES)}
     return {
         p.name: (p, p / OVERWRITE) for p in sorted(base.iterdir()) if (p / "Chart.yaml").is_file()
     }

@@ -244,6 +244,24 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path("~/.cache").expanduser()) / "csops" / "charts"
 
 
+def chart_summary(path: Path) -> dict[str, Any]:
+    """What Helm renders from a chart directory or archive: metadata, values, templates,
+    CRDs and the subcharts it holds (name → version)."""
+    try:
+        with Chart.load(path) as chart:
+            return {
+                "metadata": chart.metadata,
+                "values": chart.values,
+                "templates": {t["name"]: t["data"] for t in chart.templates},
+                "crds": {c["filename"]: c["data"] for c in chart.crds},
+                "subcharts": {
+                    str(d.get("name")): str(d.get("version")) for d in chart.dependencies
+                },
+            }
+    except helm_errors.HelmError as exc:
+        raise HelmError(_problem(str(path), exc, "the chart cannot be loaded")) from exc
+
+
 def declared_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
     """``dependencies:`` of the chart's Chart.yaml, as Helm reads it."""
     return list(chart_metadata(chart_dir).get("dependencies") or [])

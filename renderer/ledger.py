@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from csops.renderer import documents, schemas
+from csops.renderer import archives, documents, schemas
 from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import Problem, ProblemList, SourceError
 from csops.renderer.hashes import StackHashes
@@ -55,11 +55,53 @@ class Release:
     versions: ReleaseVersions
     hashes: StackHashes
     directory: Path
+    display: str = ""
 
     @property
     def version(self) -> Version:
         """The cluster stack version (dot form is the ClusterClass suffix)."""
         return self.versions.cluster_stack
+
+    @property
+    def shown(self) -> str:
+        """The bundle directory as users see it."""
+        return self.display or str(self.directory)
+
+    def class_chart(self) -> Path:
+        """The class chart Helm renders: ``cluster-class/``, else CSO's class archive."""
+        return archives.class_chart(
+            self.directory, self.stack.class_archive(self.version), self.shown
+        )
+
+    def addon_root(self, new_convention: bool) -> Path | None:
+        """``cluster-addon/`` unpacked (from CSO's addon archive if need be); ``None``: none."""
+        return archives.addon_root(
+            self.directory,
+            self.stack.addon_archive(self.versions.cluster_addon),
+            new_convention,
+            self.shown,
+        )
+
+
+def read_metadata(path: Path, display: str) -> ReleaseVersions:
+    """``metadata.yaml`` of a release, checked as CSO checks it (every version parses)."""
+    if not path.is_file():
+        raise SourceError(Problem(display, "missing", hint="a release needs its metadata.yaml"))
+    text = path.read_text(encoding="utf-8")
+    data = documents.loads_one(text, display)
+    problems = schemas.validate("metadata", data, display, text)
+    if problems:
+        raise SourceError(problems)
+    v = data["versions"]
+    try:
+        return ReleaseVersions(
+            Version.parse(v["clusterStack"]),
+            Version.parse(v["components"]["clusterAddon"]),
+            Version.parse(v["components"]["nodeImage"]),
+            v["kubernetes"],
+        )
+    except VersionError as exc:
+        raise SourceError(Problem(display, str(exc), field="versions")) from exc
 
 
 def read_release(directory: Path, display: str) -> Release:
@@ -71,23 +113,7 @@ def read_release(directory: Path, display: str) -> Release:
             Problem(display, str(exc), hint="release directories are named P-N-M-m-V")
         ) from exc
     meta_file = f"{display}/{METADATA_FILE}"
-    if not (directory / METADATA_FILE).is_file():
-        raise SourceError(Problem(meta_file, "missing", hint="restore the release from git"))
-    text = (directory / METADATA_FILE).read_text(encoding="utf-8")
-    data = documents.loads_one(text, meta_file)
-    problems = schemas.validate("metadata", data, meta_file, text)
-    if problems:
-        raise SourceError(problems)
-    v = data["versions"]
-    try:
-        versions = ReleaseVersions(
-            Version.parse(v["clusterStack"]),
-            Version.parse(v["components"]["clusterAddon"]),
-            Version.parse(v["components"]["nodeImage"]),
-            v["kubernetes"],
-        )
-    except VersionError as exc:
-        raise SourceError(Problem(meta_file, str(exc), field="versions")) from exc
+    versions = read_metadata(directory / METADATA_FILE, meta_file)
     if versions.cluster_stack != version:
         raise SourceError(
             Problem(
@@ -101,7 +127,7 @@ def read_release(directory: Path, display: str) -> Release:
     hashes = (
         StackHashes.from_json(hashes_path.read_text()) if hashes_path.is_file() else StackHashes("")
     )
-    return Release(directory.name, stack, versions, hashes, directory)
+    return Release(directory.name, stack, versions, hashes, directory, display)
 
 
 def read_ledger(releases_dir: Path, display: str) -> dict[str, Release]:

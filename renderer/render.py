@@ -191,7 +191,7 @@ def _render_class(
     """Render a release's cluster-class chart into a namespace, as CSO does, and check it."""
     problems = ProblemList()
     files = helm.render_chart(
-        release.directory / CLASS_DIR,
+        release.class_chart(),
         release_name=release.stack.prefix,
         namespace=namespace,
         kube_version=release.versions.kubernetes,

@@ -15,8 +15,9 @@ import yaml
 from helm_python import package
 from helm_python.registry import repo_index_generate
 
-from csops.renderer import RendererError, render_repo, write
+from csops.renderer import RendererError, import_releases, render_repo, write
 from csops.renderer.addons import render_addon, sample_cluster
+from csops.renderer.helm import tar_directory
 
 pytestmark = pytest.mark.integration
 
@@ -223,3 +224,53 @@ def test_fetched_dependency_is_cached_for_offline_renders(
     shutil.copytree(stacks_repo, other, ignore=shutil.ignore_patterns("rendered"))
     assert "docker-alder-1-29-v1" in render_repo(other).new_releases
     assert len(requested) == fetched, "the cache serves the second render"
+
+
+def _published_without_dependencies(repo: Path, url: str, target: Path) -> Path:
+    """birch v1 as generation-4 scripts publish it: addon charts without charts/."""
+    write(render_repo(repo))
+    bundle = repo / "rendered/releases/openstack-birch-1-31-v1"
+    target.mkdir(parents=True)
+    for name in ("metadata.yaml", "clusteraddon.yaml", "openstack-birch-1-31-cluster-class-v1.tgz"):
+        shutil.copyfile(bundle / name, target / name)
+    addons = target / "work"
+    shutil.copytree(bundle / "cluster-addon", addons)
+    metrics = addons / "metrics-server"
+    shutil.rmtree(metrics / "charts")
+    (metrics / "Chart.lock").unlink()
+    chart_yaml = yaml.safe_load((metrics / "Chart.yaml").read_text())
+    chart_yaml["dependencies"] = [{"name": "extras", "version": "0.3.0", "repository": url}]
+    (metrics / "Chart.yaml").write_text(yaml.safe_dump(chart_yaml))
+    (target / "openstack-birch-1-31-cluster-addon-v1.tgz").write_bytes(tar_directory(addons))
+    shutil.rmtree(addons)
+    return target
+
+
+def test_import_vendors_what_a_published_release_does_not(
+    stacks_repo: Path, chart_server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, requested = chart_server
+    published = _published_without_dependencies(stacks_repo, url, tmp_path / "published")
+    archive = (published / "openstack-birch-1-31-cluster-addon-v1.tgz").read_bytes()
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (imported,) = import_releases(published, consumer)
+    bundle = consumer / "rendered/releases/openstack-birch-1-31-v1"
+    assert (bundle / "cluster-addon/metrics-server/charts/extras-0.3.0.tgz").is_file()
+    assert (bundle / "openstack-birch-1-31-cluster-addon-v1.tgz").read_bytes() == archive
+    assert imported.written and any("extras" in p for p in requested)
+
+
+def test_import_offline_needs_network(stacks_repo: Path, tmp_path: Path) -> None:
+    published = _published_without_dependencies(stacks_repo, OFFLINE, tmp_path / "published")
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    with pytest.raises(RendererError) as info:
+        import_releases(published, consumer)
+    (problem,) = info.value.problems
+    assert (
+        problem.file
+        == f"{published}/openstack-birch-1-31-cluster-addon-v1.tgz/metrics-server/Chart.yaml"
+    )
+    assert problem.message.startswith("needs network: extras 0.3.0 from http://127.0.0.1:9")
+    assert not (consumer / "rendered").exists()
