@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from csops import console, options
-from csops.renderer import RendererError, import_releases, link_cso_layout
-
-EXIT_FAILED = 1
+from csops.renderer import import_releases, link_cso_layout
 
 repo_argument = click.argument(
     "repo", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
@@ -38,14 +35,8 @@ def import_(path: Path, repo: Path, fmt: str) -> None:
     would change a release that exists; nothing is written then. Run
     `csops render` afterwards to render what a ClusterStack offers.
     """
-    try:
-        with console.progress("importing releases…"):
-            imported = import_releases(path, repo)
-    except RendererError as exc:
-        console.problems(exc.problems)
-        count = len(exc.problems)
-        console.err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
-        sys.exit(EXIT_FAILED)
+    with console.progress("importing releases…"):
+        imported = import_releases(path, repo)
     for item in imported:
         console.problems(item.warnings, level="warning")
     rows = [
@@ -82,11 +73,7 @@ def link_cso(release_dir: Path, repo: Path) -> None:
     directories (it unpacks addon archives there), never into the rendered tree.
     Run it again after a render to add new releases.
     """
-    try:
-        linked = link_cso_layout(release_dir, repo)
-    except RendererError as exc:
-        console.problems(exc.problems)
-        sys.exit(EXIT_FAILED)
+    linked = link_cso_layout(release_dir, repo)
     for item in linked:
         state = (
             f"{item.changed} link{'s' if item.changed != 1 else ''}"

@@ -126,9 +126,7 @@ def validate(
     With a base ref (a pull request's target), release bundles that exist there
     must be unchanged. Exit code 0 when the repository renders, 1 when it does not.
     """
-    given = _custom(
-        mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version)
-    )
+    given = _custom(mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version))
     _check_base(repo, base)
     result = _run(repo, mode=mode, full=True, custom=given)
     releases = len(result.releases)
@@ -233,9 +231,7 @@ def render(
     Csops-Version, Rendered-Releases); --branch does so on a separate branch
     (a source hydrator); --push pushes it, never forced.
     """
-    given = _custom(
-        mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version)
-    )
+    given = _custom(mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version))
     publishing = commit or branch is not None or remote is not None
     if remote is not None and any((Path(remote) / n).exists() for n in (".git", "csops.yaml")):
         raise click.UsageError(

@@ -26,6 +26,8 @@ from helm_python import Chart
 
 from csops.renderer import render_repo, write
 
+pytestmark = pytest.mark.integration
+
 CSO_VERSION = re.compile(r"^v\d+(-\b\w+\b\.\w+)?$")
 CSO_OWNED = ("csops.io/releases", "clusterstack.x-k8s.io/instance")
 

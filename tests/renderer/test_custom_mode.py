@@ -11,6 +11,8 @@ from click.testing import Result
 
 from tests.renderer.conftest import snapshot
 
+pytestmark = pytest.mark.integration
+
 ALDER = Path("providers/docker/alder/1-29")
 FLAGS = (
     "--cluster-stack-version",

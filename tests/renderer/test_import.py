@@ -16,6 +16,8 @@ from csops.renderer import render_repo, write
 from csops.renderer.addons import addon_charts, render_addon, sample_cluster
 from tests.renderer.conftest import EXAMPLES, snapshot
 
+pytestmark = pytest.mark.integration
+
 RELEASES = ("docker-alder-1-29-v1", "docker-alder-1-30-v1", "openstack-birch-1-31-v1")
 PUBLISHED = (
     "metadata.yaml",
