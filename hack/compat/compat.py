@@ -46,7 +46,6 @@ sys.path.insert(0, str(ROOT))
 from csops.renderer import RendererError, render_repo  # noqa: E402
 from csops.renderer.errors import NEEDS_NETWORK  # noqa: E402
 
-CONFIG_FILES = ("csctl.yaml", "csmctl.yaml", "stack.yaml")
 VERSION_FILES = ("versions.yaml",)
 SKIP = {".git", "node_modules", ".release", ".tmp"}
 
@@ -63,12 +62,26 @@ class Outcome:
     release: str = ""
 
 
+def _is_stack(directory: Path, filenames: list[str]) -> bool:
+    """csctl takes a directory with csctl.yaml; the gen-4 scripts one whose stack.yaml names a
+    stack (SCS also has Ansible files called stack.yaml)."""
+    if {"csctl.yaml", "csmctl.yaml"} & set(filenames):
+        return True
+    if "stack.yaml" not in filenames:
+        return False
+    try:
+        data = yaml.safe_load((directory / "stack.yaml").read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "clusterStackName" in data
+
+
 def stack_dirs(tree: Path, under: str) -> Iterator[Path]:
     """Directories below ``tree/under`` that csctl (or the gen-4 scripts) would take."""
     base = tree / under if under else tree
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP)
-        if set(CONFIG_FILES) & set(filenames):
+        if _is_stack(Path(dirpath), filenames):
             dirnames.clear()
             yield Path(dirpath)
 

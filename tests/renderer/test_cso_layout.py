@@ -22,14 +22,13 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import Result
-from helm_python import Chart
 
 from csops.renderer import render_repo, write
+from tests.renderer.helmoracle import committed, helm_template
 
 pytestmark = pytest.mark.integration
 
 CSO_VERSION = re.compile(r"^v\d+(-\b\w+\b\.\w+)?$")
-CSO_OWNED = ("csops.io/releases", "clusterstack.x-k8s.io/instance")
 
 
 def cso_release(release_dir: Path, tag: str) -> dict[str, Any]:
@@ -70,42 +69,6 @@ def cso_release(release_dir: Path, tag: str) -> dict[str, Any]:
     }
 
 
-def helm_template(chart_path: Path, release: str, namespace: str) -> list[dict[str, Any]]:
-    """``helm template RELEASE CHART --namespace NS`` with the real Helm engine."""
-    with Chart.load(chart_path) as chart:
-        rendered = chart.render(name=release, namespace=namespace)
-    objects = []
-    for text in rendered.values():
-        objects += [d for d in yaml.safe_load_all(text) if d]
-    for obj in objects:
-        obj.setdefault("metadata", {})["namespace"] = namespace  # CSO applies into the CSR's
-    return objects
-
-
-def committed(repo: Path, release: str) -> list[dict[str, Any]]:
-    """The objects csops committed for a release, without the labels csops and CSO add."""
-    found = []
-    for path in (repo / "rendered/manifests").rglob("*.yaml"):
-        obj = yaml.safe_load(path.read_text())
-        meta = obj.get("metadata") or {}
-        if release not in (meta.get("annotations") or {}).get("csops.io/releases", "").split(","):
-            continue
-        if obj["kind"] in ("ClusterStackRelease", "ConfigMap"):
-            continue  # csops's own objects, not from the class chart
-        for key in ("annotations", "labels"):
-            values = {k: v for k, v in (meta.get(key) or {}).items() if k not in CSO_OWNED}
-            if values:
-                meta[key] = values
-            else:
-                meta.pop(key, None)
-        found.append(obj)
-    return found
-
-
-def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
-    return obj["apiVersion"], obj["kind"], obj["metadata"]["name"]
-
-
 @pytest.fixture
 def rendered(stacks_repo: Path) -> Path:
     write(render_repo(stacks_repo))
@@ -128,7 +91,7 @@ def test_cso_finds_and_renders_every_release_through_the_links(
             == (rendered / "rendered/releases" / tag / found["class_chart"].name).resolve()
         )
         objects = helm_template(found["class_chart"], found["helm_release"], "cluster")
-        assert sorted(objects, key=_key) == sorted(committed(rendered, tag), key=_key), tag
+        assert objects == committed(rendered, tag, "cluster"), tag
     again = csops("link-cso", release_dir, rendered)
     assert again.stdout.count("up to date") == 3
 

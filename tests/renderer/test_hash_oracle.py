@@ -1,7 +1,9 @@
 """csops's dirhash against Go's own ``golang.org/x/mod/sumdb/dirhash`` (what csctl calls).
 
 ``hack/dirhash`` is built with the machine's Go (the same toolchain the test control plane
-needs) and run on real SCS directories, every example stack and a directory of awkward names.
+needs) and run on every example and fixture stack (with vendored archives, unpacked
+subcharts, a node-image directory, a script without a trailing newline), their layers, and a
+directory of awkward names.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tests.renderer.oracles import go_build
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "scs"
+FIXTURES = ROOT / "tests" / "fixtures" / "stacks"
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +34,21 @@ def _directories(tmp: Path) -> list[Path]:
     (awkward / "Ünïcode.yaml").write_text("ä: ö\n")
     (awkward / "B").write_bytes(b"\x00\x01binary")
     (awkward / "a").write_bytes(b"no newline")
-    stacks = sorted(p.parent for p in (ROOT / "stacks" / "providers").rglob("csctl.yaml"))
-    return [
-        FIXTURES / "cso-docker-ferrol-1-27-hipstsw" / "node-image",
-        FIXTURES / "cluster-stacks-docker-scs",
-        *stacks,
-        *(s / "cluster-addon" for s in stacks),
-        awkward,
+    stacks = sorted(
+        {
+            p.parent
+            for root in (ROOT / "stacks" / "providers", FIXTURES / "providers")
+            for name in ("csctl.yaml", "stack.yaml")
+            for p in root.rglob(name)
+        }
+    )
+    layers = [
+        layer
+        for stack in stacks
+        for layer in (stack / "cluster-addon", stack / "cluster-class", stack / "node-image")
+        if layer.is_dir()
     ]
+    return [*stacks, *layers, awkward]
 
 
 def test_python_dirhash_equals_go_dirhash(go_dirhash: Path, tmp_path: Path) -> None:
