@@ -48,6 +48,9 @@ def validate(name: str, document: Any, file: str, text: str | None = None) -> li
                 line = lines[path[:cut]]
                 break
         message = error.message
+        if error.validator == "type" and isinstance(error.instance, (dict, list)):
+            found = "a list" if isinstance(error.instance, list) else "a mapping"
+            message = f"is {found}, not of type {error.validator_value!r}"
         if error.validator == "required":
             message = f"{message.split(' is a required')[0]} is required"
         problems.append(

@@ -62,18 +62,22 @@ class Outcome:
     release: str = ""
 
 
-def _is_stack(directory: Path, filenames: list[str]) -> bool:
-    """csctl takes a directory with csctl.yaml; the gen-4 scripts one whose stack.yaml names a
-    stack (SCS also has Ansible files called stack.yaml)."""
-    if {"csctl.yaml", "csmctl.yaml"} & set(filenames):
-        return True
-    if "stack.yaml" not in filenames:
-        return False
+def _mapping_with(path: Path, key: str) -> bool:
     try:
-        data = yaml.safe_load((directory / "stack.yaml").read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and "clusterStackName" in data
+        return True  # malformed: csops must say so, so it counts
+    return isinstance(data, dict) and key in data
+
+
+def _is_stack(directory: Path, filenames: list[str]) -> bool:
+    """A directory csctl takes (its csctl.yaml has ``config``) or the gen-4 scripts take (its
+    stack.yaml names a stack). SCS also keeps Ansible task files called csctl.yaml and
+    stack.yaml; csctl cannot read them, so they are not stacks."""
+    for name, key in (("csctl.yaml", "config"), ("csmctl.yaml", "config")):
+        if name in filenames and _mapping_with(directory / name, key):
+            return True
+    return "stack.yaml" in filenames and _mapping_with(directory / "stack.yaml", "clusterStackName")
 
 
 def stack_dirs(tree: Path, under: str) -> Iterator[Path]:

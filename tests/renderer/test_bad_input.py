@@ -108,7 +108,7 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
     # (breakage, file the message must name, regex the message must match)
     (malformed_yaml, f"{ALDER}/csctl.yaml:", r"malformed YAML"),
     (missing_field, f"{ALDER}/csctl.yaml", r"config: 'clusterStackName' is required"),
-    (wrong_type, f"{ALDER}/csctl.yaml:", r"config\.clusterStackName: .* is not of type 'string'"),
+    (wrong_type, f"{ALDER}/csctl.yaml:", r"config\.clusterStackName: is a list, not of type"),
     (bad_kubernetes_version, f"{ALDER}/csctl.yaml:", r"config\.kubernetesVersion"),
     (
         dash_in_stack_name,
