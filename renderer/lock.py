@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from csops.renderer import schemas
-from csops.renderer.errors import Problem, TreeError
+from csops.renderer import schemas, tree
+from csops.renderer.errors import ImmutableReleaseError, Problem, ProblemList, TreeError
+from csops.renderer.tree import MANIFESTS_DIR, RELEASES_DIR
+from csops.version import VERSION
+
+if TYPE_CHECKING:
+    from csops.gitrepo import SourceCommit
+    from csops.renderer.ledger import Release
 
 LOCK_FILE = "render.lock"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _PROVENANCE = ("generator", "source")
+_RELEASE_OBJECTS = "clusterstackrelease.clusterstack.x-k8s.io/"
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -88,3 +98,110 @@ def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return {k: v for k, v in d.items() if k not in _PROVENANCE}
 
     return strip(a) == strip(b)
+
+
+def _by_release(files: Mapping[str, _T]) -> dict[str, dict[str, _T]]:
+    """Files under ``releases/`` grouped by release name."""
+    grouped: dict[str, dict[str, _T]] = defaultdict(dict)
+    for path, value in files.items():
+        if path.startswith(f"{RELEASES_DIR}/"):
+            grouped[path.split("/", 2)[1]][path] = value
+    return grouped
+
+
+def check_immutable(existing: dict[str, bytes], old: Lock, out: str) -> None:
+    """Every release the lock knows must still be on disk, byte for byte."""
+    problems = ProblemList()
+    recorded_of = _by_release(old.files)
+    present_of = _by_release(existing)
+    for name in sorted(old.releases):
+        prefix = f"{RELEASES_DIR}/{name}/"
+        recorded = recorded_of.get(name, {})
+        present = set(present_of.get(name, {}))
+        if not present:
+            problems.add(
+                f"{out}/{RELEASES_DIR}/{name}",
+                "release bundle was deleted",
+                hint="releases are immutable; restore it from git (git checkout -- "
+                f"{out}/{RELEASES_DIR}/{name})",
+            )
+            continue
+        changed = sorted(
+            p for p in recorded if p in existing and tree.digest(existing[p]) != recorded[p]
+        )
+        missing = sorted(set(recorded) - present)
+        added = sorted(present - set(recorded))
+        for kind, paths in (("changed", changed), ("missing", missing), ("added", added)):
+            if paths:
+                files = ", ".join(p.removeprefix(prefix) for p in paths)
+                problems.add(
+                    f"{out}/{RELEASES_DIR}/{name}",
+                    f"release bundle was modified ({kind}: {files})",
+                    hint="releases are immutable: restore the bundle and change the "
+                    "stack source instead, which cuts a new version",
+                )
+    problems.raise_if_any(ImmutableReleaseError)
+
+
+def reusable(old: Lock, existing: dict[str, bytes], full: bool) -> dict[str, list[str]]:
+    """Manifest paths an unchanged (namespace, release) produced last time, still intact."""
+    if full or not old.data or old.generator_version != VERSION:
+        return {}
+    recorded = old.files
+    out: dict[str, list[str]] = {}
+    for key, paths in old.manifests.items():
+        intact = []
+        for path in paths:
+            full_path = f"{MANIFESTS_DIR}/{path}"
+            data = existing.get(full_path)
+            if data is None or tree.digest(data) != recorded.get(full_path):
+                break
+            if not path.startswith(_RELEASE_OBJECTS, path.index("/") + 1):
+                intact.append(path)
+        else:
+            out[key] = intact
+    return out
+
+
+def previous_owners(old: Lock) -> dict[str, set[str]]:
+    owners: dict[str, set[str]] = defaultdict(set)
+    for key, paths in old.manifests.items():
+        for path in paths:
+            owners[path].add(key.split("/", 1)[1])
+    return owners
+
+
+def build(
+    files: dict[str, bytes],
+    *,
+    releases: dict[str, Release],
+    manifest_index: dict[str, list[str]],
+    old: Lock,
+    source: SourceCommit | None,
+) -> bytes:
+    digests = {p: tree.digest(d) for p, d in sorted(files.items())}
+    lines_of: dict[str, list[bytes]] = defaultdict(list)
+    for path, file_digest in digests.items():
+        if path.startswith(f"{RELEASES_DIR}/"):
+            lines_of[path.split("/")[1]].append(f"{file_digest}  {path}\n".encode())
+    data: dict[str, Any] = {
+        "lockVersion": 1,
+        "generator": {"name": "csops", "version": VERSION},
+        "source": {"commit": source.commit, "dirty": source.dirty} if source else {},
+        "releases": {
+            name: {
+                "stack": r.stack.prefix,
+                "version": r.version.dot,
+                "kubernetes": r.versions.kubernetes,
+                "hashes": {k: v for k, v in vars(r.hashes).items() if v},
+                "digest": tree.digest(b"".join(lines_of[name])),
+            }
+            for name, r in sorted(releases.items())
+            if name in lines_of
+        },
+        "manifests": manifest_index,
+        "files": digests,
+    }
+    if old.data and same_content(old.data, data):
+        return dump(old.data)
+    return dump(data)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from csops.gitrepo import SourceCommit, source_commit
 from csops.renderer import (
@@ -30,12 +29,12 @@ from csops.renderer import (
     manifests,
     tree,
 )
+from csops.renderer.assembly import Assembler
 from csops.renderer.bundles import STANDALONE_IMAGES
 from csops.renderer.clusterstacks import ClusterStack, load_cluster_stacks
 from csops.renderer.config import MODES, RepoConfig, load_config
 from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import (
-    ImmutableReleaseError,
     Problem,
     ProblemList,
     RendererError,
@@ -43,29 +42,9 @@ from csops.renderer.errors import (
 )
 from csops.renderer.hashes import StackHashes
 from csops.renderer.ledger import Release
-from csops.renderer.names import StackId
+from csops.renderer.offers import Offer, offers_of
 from csops.renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
-from csops.renderer.versions import STABLE
-from csops.version import VERSION
-
-RELEASES_DIR = "releases"
-_RELEASE_OBJECTS = "clusterstackrelease.clusterstack.x-k8s.io/"
-_T = TypeVar("_T")
-MANIFESTS_DIR = "manifests"
-
-
-@dataclass
-class Offer:
-    """One release offered in one namespace (by a ClusterStack)."""
-
-    namespace: str
-    release: Release
-    cluster_stack: ClusterStack
-
-    @property
-    def key(self) -> str:
-        """``<namespace>/<release>``: the lock's key for what this offer produced."""
-        return f"{self.namespace}/{self.release.name}"
+from csops.renderer.tree import MANIFESTS_DIR, RELEASES_DIR
 
 
 @dataclass
@@ -85,104 +64,6 @@ class RenderResult:
     def diff(self) -> tree.TreeDiff:
         """How the rendered tree on disk differs from this render."""
         return tree.compare(self.existing, self.files)
-
-
-def _by_release(files: Mapping[str, _T]) -> dict[str, dict[str, _T]]:
-    """Files under ``releases/`` grouped by release name."""
-    grouped: dict[str, dict[str, _T]] = defaultdict(dict)
-    for path, value in files.items():
-        if path.startswith(f"{RELEASES_DIR}/"):
-            grouped[path.split("/", 2)[1]][path] = value
-    return grouped
-
-
-def _check_immutable(existing: dict[str, bytes], old: lock.Lock, out: str) -> None:
-    """Every release the lock knows must still be on disk, byte for byte."""
-    problems = ProblemList()
-    recorded_of = _by_release(old.files)
-    present_of = _by_release(existing)
-    for name in sorted(old.releases):
-        prefix = f"{RELEASES_DIR}/{name}/"
-        recorded = recorded_of.get(name, {})
-        present = set(present_of.get(name, {}))
-        if not present:
-            problems.add(
-                f"{out}/{RELEASES_DIR}/{name}",
-                "release bundle was deleted",
-                hint="releases are immutable; restore it from git (git checkout -- "
-                f"{out}/{RELEASES_DIR}/{name})",
-            )
-            continue
-        changed = sorted(
-            p for p in recorded if p in existing and tree.digest(existing[p]) != recorded[p]
-        )
-        missing = sorted(set(recorded) - present)
-        added = sorted(present - set(recorded))
-        for kind, paths in (("changed", changed), ("missing", missing), ("added", added)):
-            if paths:
-                files = ", ".join(p.removeprefix(prefix) for p in paths)
-                problems.add(
-                    f"{out}/{RELEASES_DIR}/{name}",
-                    f"release bundle was modified ({kind}: {files})",
-                    hint="releases are immutable: restore the bundle and change the "
-                    "stack source instead, which cuts a new version",
-                )
-    problems.raise_if_any(ImmutableReleaseError)
-
-
-def _offers(
-    cluster_stacks: list[ClusterStack],
-    releases: dict[str, Release],
-    sources: dict[StackId, StackSource],
-    problems: ProblemList,
-    warnings: list[Problem],
-) -> list[Offer]:
-    offers: list[Offer] = []
-    for cs in cluster_stacks:
-        line = sorted(
-            (r for r in releases.values() if r.stack == cs.stack), key=lambda r: r.version
-        )
-        if not line and cs.stack not in sources:
-            problems.add(
-                cs.file,
-                f"points at no stack: there is no source or release for {cs.stack.prefix}",
-                field="spec",
-                hint="check provider, name and kubernetesVersion, or add the stack source",
-            )
-            continue
-        wanted: dict[str, Release] = {}
-        for version in cs.versions:
-            match = next((r for r in line if r.version == version), None)
-            if match is None:
-                known = ", ".join(r.version.dot for r in line) or "none"
-                problems.add(
-                    cs.file,
-                    f"version {version.dot} of {cs.stack.prefix} does not exist",
-                    field="spec.versions",
-                    hint=f"existing releases: {known}; versions are cut by `csops render`",
-                )
-                continue
-            wanted[match.name] = match
-        if cs.auto_subscribe:
-            channel = [r for r in line if r.version.channel == (cs.channel or STABLE)]
-            if channel:
-                wanted[channel[-1].name] = channel[-1]
-        spec = cs.object.get("spec") or {}
-        if spec.get("providerRef") and not spec.get("noProvider"):
-            warnings.append(
-                Problem(
-                    cs.file,
-                    "providerRef is not rendered: csops has no provider "
-                    "integration (CSPO); use noProvider: true",
-                    field="spec.providerRef",
-                )
-            )
-        if not wanted:
-            warnings.append(
-                Problem(cs.file, "offers no release (no versions and no autoSubscribe match)")
-            )
-        offers.extend(Offer(cs.namespace, r, cs) for _, r in sorted(wanted.items()))
-    return offers
 
 
 def _render_class(
@@ -251,106 +132,6 @@ def _namespace_object(name: str) -> dict[str, Any]:
         "kind": "Namespace",
         "metadata": {"name": name, "annotations": {manifests.PRUNE_ANNOTATION: "disabled"}},
     }
-
-
-class _Assembler:
-    """Collects objects into one-object-per-file manifests, merging identical shared ones.
-
-    Objects an unchanged release produced last time arrive as the bytes on disk and are
-    passed through as they are when their owners did not change; they are parsed only when
-    they have to be compared or re-annotated.
-    """
-
-    def __init__(self, previous_owners: dict[str, set[str]] | None = None) -> None:
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.reused: dict[str, bytes] = {}
-        self.owners: dict[str, set[str]] = defaultdict(set)
-        self.origin: dict[str, str] = {}
-        self.previous_owners = previous_owners or {}
-        self.problems = ProblemList()
-
-    def _materialise(self, path: str) -> None:
-        data = self.reused.pop(path, None)
-        if data is not None:
-            self.objects[path] = _strip_releases(documents.loads_one(data.decode(), path))
-
-    def add(self, obj: dict[str, Any], origin: str, release: str | None = None) -> str:
-        path = manifests.path_of(obj)
-        self._materialise(path)
-        if path in self.objects:
-            if self.objects[path] != obj or release is None or not self.owners[path]:
-                self.problems.add(
-                    origin,
-                    f"renders {manifests.identity(obj)}, which "
-                    f"{self.origin[path]} renders differently",
-                    hint="two releases may share an object only if it is identical",
-                )
-                return path
-        else:
-            self.objects[path] = obj
-            self.origin[path] = origin
-        if release is not None:
-            self.owners[path].add(release)
-        return path
-
-    def add_reused(self, path: str, data: bytes, origin: str, release: str) -> str:
-        if path in self.objects:
-            self.reused[path] = data
-            self._materialise_against(path, origin)
-        elif path not in self.reused:
-            self.reused[path] = data
-            self.origin[path] = origin
-        self.owners[path].add(release)
-        return path
-
-    def _materialise_against(self, path: str, origin: str) -> None:
-        data = self.reused.pop(path)
-        obj = _strip_releases(documents.loads_one(data.decode(), path))
-        if self.objects[path] != obj:
-            self.problems.add(
-                origin,
-                f"renders {manifests.identity(obj)}, which {self.origin[path]} renders differently",
-                hint="two releases may share an object only if it is identical",
-            )
-
-    def files(self) -> dict[str, bytes]:
-        out = {}
-        for path, data in self.reused.items():
-            if self.owners[path] == self.previous_owners.get(path):
-                out[f"{MANIFESTS_DIR}/{path}"] = data
-            else:
-                self._materialise(path)
-        for path, obj in self.objects.items():
-            owners = self.owners.get(path)
-            final = _with_releases(obj, owners) if owners else obj
-            out[f"{MANIFESTS_DIR}/{path}"] = documents.dump(final)
-        return out
-
-
-def _with_releases(obj: dict[str, Any], releases: set[str]) -> dict[str, Any]:
-    meta = dict(obj.get("metadata") or {})
-    meta["annotations"] = {
-        **(meta.get("annotations") or {}),
-        manifests.RELEASES_ANNOTATION: ",".join(sorted(releases)),
-    }
-    meta["labels"] = {**(meta.get("labels") or {}), manifests.INSTANCE_LABEL: "owned"}
-    return {**obj, "metadata": meta}
-
-
-def _strip_releases(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = dict(obj.get("metadata") or {})
-    annotations = {
-        k: v
-        for k, v in (meta.get("annotations") or {}).items()
-        if k != manifests.RELEASES_ANNOTATION
-    }
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != manifests.INSTANCE_LABEL}
-    for key, value in (("annotations", annotations), ("labels", labels)):
-        if value:
-            meta[key] = value
-        else:
-            meta.pop(key, None)
-    return {**obj, "metadata": meta}
 
 
 @dataclass
@@ -470,7 +251,7 @@ def _render_offers(
     *,
     reusable: dict[str, list[str]],
     existing: dict[str, bytes],
-    assembler: _Assembler,
+    assembler: Assembler,
     result: RenderResult,
     problems: ProblemList,
 ) -> dict[str, list[str]]:
@@ -543,7 +324,7 @@ def _warn_unoffered_sources(
             )
 
 
-def _base_objects(assembler: _Assembler, cluster_stacks: list[ClusterStack]) -> None:
+def _base_objects(assembler: Assembler, cluster_stacks: list[ClusterStack]) -> None:
     """CRDs, the namespaces ClusterStacks live in, and the ClusterStacks themselves."""
     for crd in crds.all_crds():
         assembler.add(crd, "csops")
@@ -626,7 +407,7 @@ def render(
         )
     existing = tree.read_tree(config.output_dir)
     old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
-    _check_immutable(existing, old, config.output)
+    lock.check_immutable(existing, old, config.output)
     releases = ledger.read_ledger(
         config.output_dir / RELEASES_DIR, f"{config.output}/{RELEASES_DIR}"
     )
@@ -646,17 +427,17 @@ def render(
         problems.raise_if_any()
         result.warnings.extend(cut.warnings)
         result.new_releases = list(cut.bundles)
-        offers = _offers(
+        offers = offers_of(
             cluster_stacks, releases, {s.stack: s for s in sources}, problems, result.warnings
         )
         problems.raise_if_any()
         _warn_unoffered_sources(sources, cluster_stacks, result.warnings)
-        assembler = _Assembler(_previous_owners(old))
+        assembler = Assembler(lock.previous_owners(old))
         _base_objects(assembler, cluster_stacks)
         index = _render_offers(
             offers,
             cut,
-            reusable=_reusable(old, existing, full),
+            reusable=lock.reusable(old, existing, full),
             existing=existing,
             assembler=assembler,
             result=result,
@@ -670,77 +451,13 @@ def render(
     files.update({p: d for p, d in existing.items() if p.startswith(f"{RELEASES_DIR}/")})
     for name, bundle in cut.bundles.items():
         files.update({f"{RELEASES_DIR}/{name}/{rel}": data for rel, data in bundle.items()})
-    files[lock.LOCK_FILE] = _lock_bytes(
+    files[lock.LOCK_FILE] = lock.build(
         files, releases=releases, manifest_index=index, old=old, source=source
     )
     result.files = files
     result.releases = releases
     result.offers = offers
     return result
-
-
-def _reusable(old: lock.Lock, existing: dict[str, bytes], full: bool) -> dict[str, list[str]]:
-    """Manifest paths an unchanged (namespace, release) produced last time, still intact."""
-    if full or not old.data or old.generator_version != VERSION:
-        return {}
-    recorded = old.files
-    out: dict[str, list[str]] = {}
-    for key, paths in old.manifests.items():
-        intact = []
-        for path in paths:
-            full_path = f"{MANIFESTS_DIR}/{path}"
-            data = existing.get(full_path)
-            if data is None or tree.digest(data) != recorded.get(full_path):
-                break
-            if not path.startswith(_RELEASE_OBJECTS, path.index("/") + 1):
-                intact.append(path)
-        else:
-            out[key] = intact
-    return out
-
-
-def _previous_owners(old: lock.Lock) -> dict[str, set[str]]:
-    owners: dict[str, set[str]] = defaultdict(set)
-    for key, paths in old.manifests.items():
-        for path in paths:
-            owners[path].add(key.split("/", 1)[1])
-    return owners
-
-
-def _lock_bytes(
-    files: dict[str, bytes],
-    *,
-    releases: dict[str, Release],
-    manifest_index: dict[str, list[str]],
-    old: lock.Lock,
-    source: SourceCommit | None,
-) -> bytes:
-    digests = {p: tree.digest(d) for p, d in sorted(files.items())}
-    lines_of: dict[str, list[bytes]] = defaultdict(list)
-    for path, file_digest in digests.items():
-        if path.startswith(f"{RELEASES_DIR}/"):
-            lines_of[path.split("/")[1]].append(f"{file_digest}  {path}\n".encode())
-    data: dict[str, Any] = {
-        "lockVersion": 1,
-        "generator": {"name": "csops", "version": VERSION},
-        "source": {"commit": source.commit, "dirty": source.dirty} if source else {},
-        "releases": {
-            name: {
-                "stack": r.stack.prefix,
-                "version": r.version.dot,
-                "kubernetes": r.versions.kubernetes,
-                "hashes": {k: v for k, v in vars(r.hashes).items() if v},
-                "digest": tree.digest(b"".join(lines_of[name])),
-            }
-            for name, r in sorted(releases.items())
-            if name in lines_of
-        },
-        "manifests": manifest_index,
-        "files": digests,
-    }
-    if old.data and lock.same_content(old.data, data):
-        return lock.dump(old.data)
-    return lock.dump(data)
 
 
 def write(result: RenderResult) -> bool:

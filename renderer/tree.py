@@ -18,6 +18,10 @@ from pathlib import Path
 
 from csops.renderer.errors import Problem, TreeError
 
+MANIFESTS_DIR = "manifests"
+RELEASES_DIR = "releases"
+"""The two halves of a rendered tree: one object per file, and the release bundles."""
+
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
