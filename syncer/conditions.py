@@ -8,10 +8,10 @@ while a condition's status does not change) and the same ``resources[]`` entries
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from csops.syncer.objects import ObjectId
 
@@ -31,6 +31,29 @@ class Sync(StrEnum):
 
     SYNCED = "synced"
     NOT_SYNCED = "not-synced"
+
+
+class ApiCondition(TypedDict, total=False):
+    """A condition as the API stores it."""
+
+    type: str
+    status: str
+    reason: str
+    message: str
+    severity: str
+    lastTransitionTime: str
+
+
+class ResourceEntry(TypedDict, total=False):
+    """One ``status.resources[]`` entry: an object, and whether it is synced."""
+
+    group: str
+    version: str
+    kind: str
+    namespace: str
+    name: str
+    status: str
+    error: str
 
 
 @dataclass(frozen=True)
@@ -53,9 +76,9 @@ class Condition:
         """A condition that is True when something is wrong (e.g. ``UpgradeTimedOut``)."""
         return cls(ctype, True, reason, message, Severity.WARNING)
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self) -> ApiCondition:
         """The condition as the API stores it (without ``lastTransitionTime``)."""
-        entry: dict[str, Any] = {"type": self.type, "status": "True" if self.status else "False"}
+        entry: ApiCondition = {"type": self.type, "status": "True" if self.status else "False"}
         if self.reason:
             entry["reason"] = self.reason
         if self.message:
@@ -66,7 +89,7 @@ class Condition:
 
 
 def with_transition_times(
-    new: list[dict[str, Any]], old: Iterable[dict[str, Any]] | None, now: str
+    new: Iterable[Mapping[str, Any]], old: Iterable[Mapping[str, Any]] | None, now: str
 ) -> list[dict[str, Any]]:
     """``new`` with ``lastTransitionTime``: kept from ``old`` where the status did not change."""
     before = {c.get("type"): c for c in old or []}
@@ -89,19 +112,21 @@ def without_times(status: dict[str, Any]) -> dict[str, Any]:
     return {**status, "conditions": conds}
 
 
-def resource_entry(oid: ObjectId, version: str | None, error: str = "") -> dict[str, Any]:
+def resource_entry(oid: ObjectId, version: str | None, error: str = "") -> ResourceEntry:
     """One ``status.resources[]`` entry: the object, synced or not-synced with the error."""
-    entry: dict[str, Any] = {"group": oid.group}
+    entry: ResourceEntry = {"group": oid.group}
     if version is not None:
         entry["version"] = version
-    entry.update(kind=oid.kind, namespace=oid.namespace, name=oid.name)
+    entry["kind"] = oid.kind
+    entry["namespace"] = oid.namespace
+    entry["name"] = oid.name
     entry["status"] = str(Sync.NOT_SYNCED if error else Sync.SYNCED)
     if error:
         entry["error"] = error[:ERROR_LIMIT]
     return entry
 
 
-def entry_id(entry: dict[str, Any]) -> ObjectId:
+def entry_id(entry: Mapping[str, Any]) -> ObjectId:
     """The object a ``status.resources[]`` entry names (the inverse of :func:`resource_entry`)."""
     return ObjectId(
         str(entry.get("group", "")),

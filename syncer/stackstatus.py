@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from csops.renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
 from csops.syncer.changeset import Action, Change
-from csops.syncer.conditions import Condition, resource_entry
+from csops.syncer.conditions import Condition, ResourceEntry, resource_entry
 from csops.syncer.desired import DesiredObject
 from csops.syncer.events import EventType, Reason
 from csops.syncer.objects import ObjectId, Reference
@@ -64,7 +64,7 @@ class StatusUpdate:
 class ReleaseStatus:
     name: str
     namespace: str
-    resources: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[ResourceEntry] = field(default_factory=list)
     kubernetes_version: str = ""
     kept_by: list[str] = field(default_factory=list)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from csops.renderer import Stage, Version, VersionError
 from csops.syncer.addons.releases import (
@@ -22,6 +22,15 @@ from csops.syncer.addons.releases import (
     BEFORE_CLUSTER_UPGRADE,
     ReleaseBundle,
 )
+from csops.syncer.conditions import ResourceEntry
+
+
+class StageEntry(TypedDict):
+    """One ``status.stages[]`` entry: a stage of the current run and its phase."""
+
+    name: str
+    action: str
+    phase: str
 
 
 class Phase(StrEnum):
@@ -66,8 +75,8 @@ class AddonState:
     hook: str = ""
     run: str = ""
     stage_annotation: str = ""
-    stages: tuple[dict[str, Any], ...] = ()
-    resources: tuple[dict[str, Any], ...] = ()
+    stages: tuple[StageEntry, ...] = ()
+    resources: tuple[ResourceEntry, ...] = ()
 
     @classmethod
     def of(cls, addon: dict[str, Any] | None) -> AddonState:

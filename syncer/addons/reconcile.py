@@ -35,6 +35,7 @@ from csops.syncer.addons.plan import (
     AddonState,
     Phase,
     Plan,
+    StageEntry,
     decide,
 )
 from csops.syncer.addons.releases import ReleaseBundle, ReleaseCatalog
@@ -49,7 +50,7 @@ from csops.syncer.addons.stages import (
 from csops.syncer.addons.status import AddonStatus, target
 from csops.syncer.addons.workload import WorkloadClients
 from csops.syncer.clock import SYSTEM, Clock
-from csops.syncer.conditions import entry_id
+from csops.syncer.conditions import ResourceEntry, entry_id
 from csops.syncer.engine import Engine
 from csops.syncer.errors import ApiError, LeadershipLostError
 from csops.syncer.events import EventType, Reason
@@ -71,7 +72,7 @@ class _Run:
     writer: StatusWriter
     addon: dict[str, Any] = field(default_factory=dict)  # the live ClusterAddon (for Events)
     status: AddonStatus = field(default_factory=AddonStatus)
-    records: dict[ObjectId, dict[str, Any]] = field(default_factory=dict)
+    records: dict[ObjectId, ResourceEntry] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,9 @@ class ClusterReconciler:
         state = AddonState.of(addon)
         writer = StatusWriter(self.kube, component=COMPONENT, clock=self.clock)
         run = _Run(cluster, state, catalog, revision, writer, addon)
-        run.records = {entry_id(r): dict(r) for r in state.resources}
+        run.records = {entry_id(r): r for r in state.resources}
         status = run.status
-        status.stages = [dict(s) for s in state.stages]
+        status.stages = list(state.stages)
         if self.options.hook_server_ready is not None:
             ok = self.options.hook_server_ready()
             status.set(
@@ -413,7 +414,7 @@ class ClusterReconciler:
             status.warn("UpgradeTimedOut", "UpgradeProceededWithoutAddons", decision.message)
 
 
-def _stages(plan: Plan, phases: list[Phase]) -> list[dict[str, Any]]:
+def _stages(plan: Plan, phases: list[Phase]) -> list[StageEntry]:
     return [
         {
             "name": s.name,

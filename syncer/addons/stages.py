@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from csops.renderer import INSTANCE_LABEL, Condition, Stage, StageAction
 from csops.syncer.addons import cel, charts
@@ -22,7 +21,7 @@ from csops.syncer.addons.plan import Phase
 from csops.syncer.addons.releases import ReleaseBundle
 from csops.syncer.changeset import Action, ChangeSet
 from csops.syncer.clock import SYSTEM, Clock
-from csops.syncer.conditions import resource_entry
+from csops.syncer.conditions import ResourceEntry, resource_entry
 from csops.syncer.engine import Engine, EngineOptions
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId
@@ -51,7 +50,7 @@ def workload_engine(
     return Engine(kube, options, clock=clock, may_write=may_write)
 
 
-def records_of(changes: ChangeSet) -> dict[ObjectId, dict[str, Any]]:
+def records_of(changes: ChangeSet) -> dict[ObjectId, ResourceEntry]:
     """ClusterAddon ``status.resources`` entries for what an apply did."""
     records = {}
     for change in changes.entries:
@@ -77,7 +76,7 @@ class Progress:
     """Where a run stands after :meth:`StageRunner.run`."""
 
     phases: list[Phase]
-    records: dict[ObjectId, dict[str, Any]] = field(default_factory=dict)
+    records: dict[ObjectId, ResourceEntry] = field(default_factory=dict)
     waiting: str = ""  # a condition is not met yet (message)
     cel_error: str = ""  # a condition could not be evaluated (message)
     cel_reason: str = ""

@@ -20,7 +20,8 @@ from csops.syncer.addons.errors import (
     ReleaseMissingError,
     WorkloadUnreachableError,
 )
-from csops.syncer.conditions import Condition
+from csops.syncer.addons.plan import StageEntry
+from csops.syncer.conditions import Condition, ResourceEntry
 from csops.syncer.objects import Reference
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ UPGRADE_TIMED_OUT = "UpgradeTimedOut"
 @dataclass
 class AddonStatus:
     ready: bool = False
-    stages: list[dict[str, Any]] = field(default_factory=list)
-    resources: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[StageEntry] = field(default_factory=list)
+    resources: list[ResourceEntry] = field(default_factory=list)
     conditions: dict[str, Condition] = field(default_factory=dict)
 
     def set(self, ctype: str, ok: bool, reason: str = "", message: str = "") -> None:
