@@ -20,7 +20,8 @@ class ObjectId:
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
         meta = obj.get("metadata") or {}
-        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""), meta["name"])
+        name = str(meta.get("name", ""))
+        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""), name)
 
     @classmethod
     def parse(cls, text: str) -> ObjectId:

@@ -16,7 +16,8 @@ import pytest
 
 from bench import registry, report
 
-pytestmark = pytest.mark.integration
+# the module fixtures run whole benchmark groups (quick sizes): minutes on a busy machine
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RENDER_FIGURES = {
