@@ -132,17 +132,13 @@ class Controller:
                 self.stop.wait(DEBOUNCE)
 
     def _pass(self) -> float:
-        """One pass; the delay until the next one."""
+        """One pass: fetch, reconcile, follow what it applied, publish; the delay until the
+        next one."""
         settings = self.settings
         started = self.clock.monotonic()
         interval = settings.interval * (1 + random.uniform(-settings.jitter, settings.jitter))
         try:
-            revision: Revision = self.source.fetch()
-            if revision.stale_error:
-                self.log.warning(
-                    "source unreachable; keeping last good revision",
-                    extra={"revision": revision.name, "error": revision.stale_error},
-                )
+            revision = self._fetch()
             result = self.reconciler.sync(revision)
         except LeadershipLostError as exc:
             self.log.warning("stopped writing mid-pass", extra={"error": str(exc)})
@@ -156,12 +152,32 @@ class Controller:
         finally:
             self.metrics.duration.observe(self.clock.monotonic() - started)
         if settings.drift_watch:
-            # Watches start (their first list done) before the pass is published, so a change
-            # made by anyone who waited for this pass is streamed, never missed.
-            for resource in sorted(self.reconciler.managed, key=lambda r: (r.group, r.kind)):
-                self.drift.watch(resource, f"{PART_OF_LABEL}={self.store.id}")
-            with contextlib.suppress(SyncError):
-                self.drift.watch(self.kube.resource_for_group(CLUSTER_GROUP, "Cluster"), None)
+            self._watch_drift()
+        self._publish(result, revision)
+        return interval
+
+    def _fetch(self) -> Revision:
+        revision = self.source.fetch()
+        if revision.stale_error:
+            self.log.warning(
+                "source unreachable; keeping last good revision",
+                extra={"revision": revision.name, "error": revision.stale_error},
+            )
+        return revision
+
+    def _watch_drift(self) -> None:
+        """Watch what the passes applied, and the Clusters (for in-use protection).
+
+        Watches start (their first list done) before the pass is published, so a change made by
+        anyone who waited for this pass is streamed, never missed.
+        """
+        for resource in sorted(self.reconciler.managed, key=lambda r: (r.group, r.kind)):
+            self.drift.watch(resource, f"{PART_OF_LABEL}={self.store.id}")
+        with contextlib.suppress(SyncError):
+            self.drift.watch(self.kube.resource_for_group(CLUSTER_GROUP, "Cluster"), None)
+
+    def _publish(self, result: SyncResult, revision: Revision) -> None:
+        """Record the pass: metrics, the log, readiness, and the listeners of a good pass."""
         self.last_result = result
         if result.status_errors:
             self.metrics.errors.labels("status").inc(len(result.status_errors))
@@ -169,35 +185,21 @@ class Controller:
         self.metrics.applied.inc(len(result.changed))
         self.metrics.pruned.inc(len(result.pruned))
         self.metrics.kept.set(len(result.prune.kept_in_use) if result.prune else 0)
-        if result.ok:
-            self.last_error = None
-            level = self.log.info if result.changed or result.pruned else self.log.debug
-            level(
-                "synced",
-                extra={
-                    "revision": result.revision,
-                    "result": result.summary(),
-                    "seconds": round(result.duration, 3),
-                },
-            )
-            for callback in self.on_synced:
-                try:
-                    callback(revision)
-                except Exception:  # a listener's bug must not stop the sync loop
-                    self.log.exception("on_synced callback failed")
-        else:
+        summary = {"revision": result.revision, "result": result.summary()}
+        if not result.ok:
             self.metrics.errors.labels("apply").inc()
             self.last_error = "; ".join(
                 [f"{o.id}: {o.error}" for o in result.failed]
                 + [f"prune {k}: {v}" for k, v in result.prune_errors.items()]
                 + ([result.health_error] if result.health_error else [])
             )
-            self.log.error(
-                "sync incomplete",
-                extra={
-                    "revision": result.revision,
-                    "result": result.summary(),
-                    "error": self.last_error,
-                },
-            )
-        return interval
+            self.log.error("sync incomplete", extra={**summary, "error": self.last_error})
+            return
+        self.last_error = None
+        level = self.log.info if result.changed or result.pruned else self.log.debug
+        level("synced", extra={**summary, "seconds": round(result.duration, 3)})
+        for callback in self.on_synced:
+            try:
+                callback(revision)
+            except Exception:  # a listener's bug must not stop the sync loop
+                self.log.exception("on_synced callback failed")
