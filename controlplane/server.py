@@ -11,6 +11,9 @@ All state lives in one work directory::
 Processes run in their own process groups and are stopped by ``stop()``, which is also
 registered with ``atexit``. ``stop_apiserver()`` / ``start_apiserver()`` restart only the API
 server, on the same port and the same etcd.
+
+Longer than our modules usually are, on purpose: one class owns the lifecycle of three
+processes that share a work directory, and the command lines it builds read those paths.
 """
 
 from __future__ import annotations
