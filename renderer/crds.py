@@ -1,4 +1,5 @@
-"""CRDs for ClusterStack, ClusterStackRelease and ClusterAddon, generated from ``schemas/``."""
+"""CRDs generated from ``schemas/``: CSO's ClusterStack, ClusterStackRelease and ClusterAddon,
+and csops's ClusterClassTable (the admission policy's parameter)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 from csops.renderer import schemas
 
 RESOURCES = ("clusterstack", "clusterstackrelease", "clusteraddon-resource")
-_DROP = {"$schema", "$id", "title", "x-kubernetes", "format"}
+_DROP = {"$schema", "$id", "title", "x-kubernetes", "x-crd-omit"}
+# A schema node lists in ``x-crd-omit`` the keywords csops validates but CSO's CRD does not
+# have (the admission policy checks them instead), so csops's CRD accepts all CSO's does.
+_OMIT = "x-crd-omit"
 
 
 def _structural(node: Any, top: bool = False) -> Any:
@@ -17,8 +21,9 @@ def _structural(node: Any, top: bool = False) -> Any:
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
+    omit = set(node.get(_OMIT, ()))
     for key, value in node.items():
-        if key in _DROP or (key == "default" and top):
+        if key in _DROP or key in omit or (key == "default" and top):
             continue
         if key == "const":
             out["enum"] = [value]
@@ -36,7 +41,7 @@ def _structural(node: Any, top: bool = False) -> Any:
 
 
 def crd(name: str) -> dict[str, Any]:
-    """The CustomResourceDefinition for one schema of ``RESOURCES``."""
+    """The CustomResourceDefinition for a schema with an ``x-kubernetes`` block."""
     schema = schemas.load(name)
     kube = schema["x-kubernetes"]
     body = _structural(schema, top=True)
@@ -48,9 +53,7 @@ def crd(name: str) -> dict[str, Any]:
         "kind": {"type": "string"},
         **body["properties"],
     }
-    body["required"] = [r for r in body.get("required", []) if r in ("spec",)]
-    if not body["required"]:
-        del body["required"]
+    body.pop("required", None)  # CSO's CRDs require no top-level field, not even spec
     columns = [{"name": n, "type": t, "jsonPath": p} for n, t, p in kube.get("printerColumns", [])]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -64,16 +67,16 @@ def crd(name: str) -> dict[str, Any]:
                 "plural": kube["plural"],
                 "singular": kube["kind"].lower(),
                 "shortNames": kube.get("shortNames", []),
-                "categories": ["cluster-api", "clusterstack"],
+                "categories": kube.get("categories", ["cluster-api", "clusterstack"]),
             },
-            "scope": "Namespaced",
+            "scope": kube.get("scope", "Namespaced"),
             "versions": [
                 {
                     "name": kube["version"],
                     "served": True,
                     "storage": True,
                     "schema": {"openAPIV3Schema": body},
-                    "subresources": {"status": {}},
+                    **({"subresources": {"status": {}}} if kube.get("status", True) else {}),
                     "additionalPrinterColumns": columns,
                 }
             ],
@@ -82,5 +85,5 @@ def crd(name: str) -> dict[str, Any]:
 
 
 def all_crds() -> list[dict[str, Any]]:
-    """Every CRD csops renders into ``manifests/crds``."""
+    """The CRDs of CSO's API, which csops renders into every ``manifests/crds``."""
     return [crd(name) for name in RESOURCES]
