@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from csops.syncer import desired
+from csops.syncer import desired, health, nodeimages
 from csops.syncer.apply import in_sync
 from csops.syncer.engine import Engine, EngineOptions
 from csops.syncer.errors import ApiError, NotFoundError
@@ -23,7 +23,7 @@ VOLATILE = ("managedFields", "resourceVersion", "generation", "uid", "creationTi
 @dataclass
 class ObjectDiff:
     id: ObjectId
-    action: str  # added | changed | removed
+    action: str  # added | changed | removed | waiting
     diff: str
 
 
@@ -33,6 +33,8 @@ class ClusterDiff:
     changed: list[ObjectDiff] = field(default_factory=list)
     removed: list[ObjectDiff] = field(default_factory=list)
     errors: dict[ObjectId, str] = field(default_factory=dict)
+    waiting: dict[ObjectId, str] = field(default_factory=dict)
+    """Class objects a sync would not add yet: what each waits for (its node images)."""
 
     @property
     def empty(self) -> bool:
@@ -88,10 +90,15 @@ def cluster_diff(
     store = InventoryStore(kube, name, inventory_namespace)
     engine = Engine(kube, EngineOptions(labels={PART_OF_LABEL: store.id}))
     result = ClusterDiff()
+    gate = _node_images(objects, engine)
     for obj in objects:
         try:
             _, resource, body = engine.resolve(obj.body)
             live = kube.get_or_none(resource, obj.id.namespace or None, obj.id.name)
+            if live is None and obj.id in gate.held:
+                releases = [r for r in nodeimages.releases_of(obj.body) if r in gate.waiting]
+                result.waiting[obj.id] = gate.message(releases[0])
+                continue
             if live is None:
                 result.added.append(ObjectDiff(obj.id, "added", _unified(obj.id, "", _clean(body))))
                 continue
@@ -110,3 +117,12 @@ def cluster_diff(
         if live is not None:
             result.removed.append(ObjectDiff(oid, "removed", _unified(oid, _clean(live), "")))
     return result
+
+
+def _node_images(objects: list[desired.DesiredObject], engine: Engine) -> nodeimages.NodeImageGate:
+    """Which class objects a sync would hold back for their release's node images."""
+    pairs = [(o.id, o.body) for o in objects]
+    lives = engine.read(oid for oid, _ in pairs if nodeimages.is_node_image(oid))
+    return nodeimages.plan(
+        pairs, lambda oid: health.compute(lives.get(oid)), live=lambda oid: False
+    )

@@ -49,6 +49,8 @@ class EngineOptions:
     concurrency: int = 8
     wait: bool = True
     """Wait (kstatus) for the objects an apply changed, except CRDs and Namespaces."""
+    waits_for: Callable[[ObjectId], bool] = field(default=lambda oid: True)
+    """Which changed objects the wait covers (node images take hours: they are not waited on)."""
     timeout: float = 60.0
     crd_timeout: float = 30.0
 
@@ -174,7 +176,11 @@ class Engine:
             self.kube.forget()
 
     def _wait_changed(self, result: ChangeSet) -> None:
-        changed = {str(e.id): e for e in result.changed if stage_of(e.id) != FOUNDATION}
+        changed = {
+            str(e.id): e
+            for e in result.changed
+            if stage_of(e.id) != FOUNDATION and self.options.waits_for(e.id)
+        }
         if not changed:
             return
 

@@ -1,5 +1,8 @@
 """A port of kstatus (cli-utils ``status.Compute``): Current, InProgress, Failed, Terminating.
 
+Beyond kstatus, two families of kinds that kstatus would call Current at once: ORC objects
+(``Available``/``Progressing``) and a provider's ClusterStackRelease (``status.ready``).
+
 Kind rules are keyed by group and kind as in kstatus (a CR called ``Service`` gets the generic
 rules). One deviation: a Pod that is unschedulable stays InProgress (kstatus fails it after
 15 s, which makes the result depend on the clock); the bounded wait reports it instead.
@@ -64,7 +67,7 @@ def compute(obj: dict[str, Any] | None) -> Health:
         return Health(IN_PROGRESS, conds["Reconciling"].get("message", "reconciling"))
     if _is(conds.get("Stalled"), "True"):
         return Health(FAILED, conds["Stalled"].get("message", "stalled"))
-    rule = _KIND_RULES.get((_group(obj), str(obj.get("kind", ""))))
+    rule = _KIND_RULES.get((_group(obj), str(obj.get("kind", "")))) or _family_rule(obj)
     if rule is not None:
         health: Health = rule(obj, status, conds)
         return health
@@ -251,6 +254,44 @@ def _pod(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> 
     ):
         return Health(IN_PROGRESS, "pod unschedulable: " + str(scheduled.get("message") or ""))
     return Health(IN_PROGRESS, f"pod {phase or 'not observed'}")
+
+
+def _orc(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
+    """ORC: ``Available`` True is ready; ``Progressing`` False without it is a terminal error."""
+    available, progressing = conds.get("Available"), conds.get("Progressing")
+    if _is(available, "True"):
+        return Health(CURRENT, "available")
+    message = (progressing or available or {}).get("message") or ""
+    if _is(progressing, "False"):
+        return Health(FAILED, message or "not available and no longer progressing")
+    return Health(IN_PROGRESS, message or "not available yet")
+
+
+def _provider_release(obj: dict[str, Any], status: dict[str, Any], conds: dict[str, Any]) -> Health:
+    """A provider's ClusterStackRelease (CSO's contract): ready when ``status.ready`` is true."""
+    if status.get("ready") is True:
+        return Health(CURRENT, "ready")
+    ready = conds.get("Ready") or {}
+    return Health(IN_PROGRESS, ready.get("message") or "provider has not reported ready")
+
+
+ORC_GROUP = "openstack.k-orc.cloud"
+CSO_GROUP = "clusterstack.x-k8s.io"
+
+
+def is_provider_release(group: str, kind: str) -> bool:
+    """A provider's ClusterStackRelease (OpenStack's ``OpenStackClusterStackRelease``)."""
+    return kind.endswith("ClusterStackRelease") and group not in ("", CSO_GROUP)
+
+
+def _family_rule(obj: dict[str, Any]) -> Rule | None:
+    """Rules for a family of kinds: every ORC kind, every provider's ClusterStackRelease."""
+    group, kind = _group(obj), str(obj.get("kind", ""))
+    if group == ORC_GROUP:
+        return _orc
+    if is_provider_release(group, kind):
+        return _provider_release
+    return None
 
 
 # (group, kind) -> rule, as kstatus' legacyTypes: a CR that happens to be called "Service"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from csops.syncer import desired, stackstatus
+from csops.syncer import desired, health, nodeimages, stackstatus
 from csops.syncer.changeset import Action, Change, ChangeSet
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.engine import Engine, EngineOptions
@@ -23,6 +23,7 @@ from csops.syncer.errors import NotFoundError
 from csops.syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId, Resource
+from csops.syncer.ordering import FOUNDATION, stage_of
 from csops.syncer.prune import PruneGuards, PrunePlan, plan
 from csops.syncer.source import Revision
 from csops.syncer.statuswriter import StatusWriter
@@ -48,6 +49,8 @@ class SyncResult:
     prune_errors: dict[ObjectId, str] = field(default_factory=dict)
     health_error: str | None = None
     status_errors: list[str] = field(default_factory=list)
+    held: dict[ObjectId, str] = field(default_factory=dict)
+    """Class objects not applied yet: what each waits for (its release's node images)."""
     duration: float = 0.0
 
     @property
@@ -70,6 +73,8 @@ class SyncResult:
         ]
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.held:
+            parts.append(f"{len(self.held)} waiting for node images")
         if self.prune and self.prune.kept_in_use:
             parts.append(f"{len(self.prune.kept_in_use)} kept in use")
         if self.prune and self.prune.blocked:
@@ -114,6 +119,7 @@ class Reconciler:
             wait=self.options.wait,
             timeout=self.options.timeout,
             crd_timeout=self.options.crd_timeout,
+            waits_for=lambda oid: not nodeimages.is_node_image(oid),
         )
         self.engine = Engine(
             kube, engine_options, clock=clock, may_write=may_write, cancelled=cancelled
@@ -132,8 +138,9 @@ class Reconciler:
         ids = {o.id for o in objects}
         self.engine.before_write("recording the inventory")
         self.store.write(inventory.members | ids, inventory.state)  # superset first
-        changes = self.engine.apply([o.body for o in objects])
+        changes, gate = self._apply(objects)
         result.outcomes, result.health_error = changes.entries, changes.health_error
+        result.held = {oid: gate.message(r) for oid, r in _held_by(objects, gate).items()}
         if self.options.prune and not result.failed:
             self._prune(inventory, ids, result)
             members = ids | (result.prune.retained if result.prune else set())
@@ -141,11 +148,45 @@ class Reconciler:
         else:
             members = inventory.members | ids
         self.engine.before_write("writing status")
-        result.status_errors = self._write_status(objects, changes, result, revision)
+        result.status_errors = self._write_status(objects, changes, result, revision, gate)
         result.duration = self.clock.monotonic() - started
         self.engine.before_write("narrowing the inventory")
         self.store.write(members, result.state())
         return result
+
+    def _apply(
+        self, objects: list[desired.DesiredObject]
+    ) -> tuple[ChangeSet, nodeimages.NodeImageGate]:
+        """Apply node images first (after CRDs and Namespaces), then the rest of the objects
+        except the class objects of releases whose node images are not ready yet."""
+        first = {
+            o.id for o in objects if stage_of(o.id) == FOUNDATION or nodeimages.is_node_image(o.id)
+        }
+        early = self.engine.apply([o.body for o in objects if o.id in first])
+        gate = self._node_images(objects, early)
+        later = self.engine.apply(
+            [o.body for o in objects if o.id not in first and o.id not in gate.held]
+        )
+        changes = ChangeSet(
+            early.entries + later.entries,
+            {**early.unhealthy, **later.unhealthy},
+            early.health_error or later.health_error,
+        )
+        return changes, gate
+
+    def _node_images(
+        self, objects: list[desired.DesiredObject], applied: ChangeSet
+    ) -> nodeimages.NodeImageGate:
+        """Which class objects wait for their release's node images, as just applied."""
+        pairs = [(o.id, o.body) for o in objects]
+        lives = {change.id: change.live for change in applied.entries}
+
+        def state(oid: ObjectId) -> health.Health:
+            return health.compute(lives.get(oid))
+
+        candidates = nodeimages.plan(pairs, state, live=lambda oid: False).held
+        present = self.engine.read(candidates)
+        return nodeimages.plan(pairs, state, live=lambda oid: present.get(oid) is not None)
 
     def _prune(self, inventory: Inventory, ids: set[ObjectId], result: SyncResult) -> None:
         stale = inventory.members - ids
@@ -183,6 +224,7 @@ class Reconciler:
         changes: ChangeSet,
         result: SyncResult,
         revision: Revision,
+        gate: nodeimages.NodeImageGate,
     ) -> list[str]:
         """Write ClusterStack and ClusterStackRelease status; what could not be written."""
         by_id = changes.by_id()
@@ -193,8 +235,21 @@ class Reconciler:
             kept,
             result.summary(),
             revision.kubernetes_versions(stackstatus.release_names(objects, kept)),
+            gate,
         )
         live = {oid: change.live for oid, change in by_id.items()}
         writer = StatusWriter(self.kube, clock=self.clock)
         stackstatus.publish(writer, stackstatus.compute(objects, report, live))
         return writer.errors
+
+
+def _held_by(
+    objects: list[desired.DesiredObject], gate: nodeimages.NodeImageGate
+) -> dict[ObjectId, str]:
+    """Each held object and the (first) waiting release it belongs to."""
+    held = {}
+    for obj in objects:
+        if obj.id in gate.held:
+            releases = [r for r in nodeimages.releases_of(obj.body) if r in gate.waiting]
+            held[obj.id] = releases[0]
+    return held

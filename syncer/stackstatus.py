@@ -1,12 +1,15 @@
 """ClusterStack / ClusterStackRelease status as CSO writes it, computed from one pass (pure).
 
 ClusterStackRelease: ``resources[]`` (synced / not-synced with the error), ``kubernetesVersion``,
-``ready``, conditions ``HelmChartApplied`` and ``Ready``, plus the git ``revision``.
-ClusterStack: ``summary[]`` per release with phase, ``usableVersions`` (dot form, comma-joined,
-ready releases), ``latestRelease``, conditions ``ClusterStackReleasesSynced`` and ``Ready``,
-``revision``; an Event says how the pass went. :func:`compute` only decides;
-:func:`publish` hands the result to the :class:`~csops.syncer.statuswriter.StatusWriter`, which
-writes a status only when it changed and then records the Events.
+``ready``, conditions ``NodeImagesReady`` (releases with node images), ``HelmChartApplied`` and
+``Ready``, plus the git ``revision``. A release whose node images are not ready is not ready:
+its held-back class objects are not-synced and the conditions name the images it waits for.
+ClusterStack: ``summary[]`` per release with phase, ``usableVersions`` (dot form, joined with
+", " as CSO does, ready releases), ``latestRelease``, conditions
+``ClusterStackReleasesSynced`` and ``Ready``, ``revision``; an Event says how the pass went.
+:func:`compute` only decides; :func:`publish` hands the result to the
+:class:`~csops.syncer.statuswriter.StatusWriter`, which writes a status only when it changed
+and then records the Events.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from csops.renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
 from csops.syncer.changeset import Action, Change
-from csops.syncer.conditions import Condition, ResourceEntry, resource_entry
+from csops.syncer.conditions import Condition, ResourceEntry, Sync, resource_entry
 from csops.syncer.desired import DesiredObject
 from csops.syncer.events import EventType, Reason
+from csops.syncer.nodeimages import NodeImageGate
 from csops.syncer.objects import ObjectId, Reference
 
 if TYPE_CHECKING:
@@ -36,6 +40,8 @@ class Phase(StrEnum):
 
     DONE = "done"
     APPLYING = "applying objects"
+    PROVIDER = "provider-specific work"
+    """CSO's phase while a provider prepares a release; here: its node images are not ready."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class PassReport:
     summary: str
     kubernetes: Mapping[str, str] = field(default_factory=dict)
     """Release name → its Kubernetes version (from the release bundle's metadata)."""
+    node_images: NodeImageGate = field(default_factory=NodeImageGate)
+    """Which releases wait for their node images, and the class objects held back for them."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,10 @@ class ReleaseStatus:
     resources: list[ResourceEntry] = field(default_factory=list)
     kubernetes_version: str = ""
     kept_by: list[str] = field(default_factory=list)
+    node_images: bool = False
+    """Whether the release has node-image objects (ORC images, a provider release object)."""
+    waiting: str = ""
+    """What the release waits for (its node images); empty when it waits for nothing."""
 
     @property
     def errors(self) -> list[str]:
@@ -74,19 +86,32 @@ class ReleaseStatus:
 
     @property
     def ready(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.waiting
+
+    def _conditions(self) -> list[Condition]:
+        errors = "; ".join(self.errors)
+        conditions = []
+        if self.node_images:
+            conditions.append(
+                Condition.of("NodeImagesReady", not self.waiting, "ProcessOngoing", self.waiting)
+            )
+        if errors:
+            applied = Condition.of("HelmChartApplied", False, "FailedToApplyObjects", errors)
+            ready = Condition.of("Ready", False, "FailedToApplyObjects", errors)
+        elif self.waiting:
+            applied = Condition.of(
+                "HelmChartApplied", False, "ObjectsApplyingOngoing", self.waiting
+            )
+            ready = Condition.of("Ready", False, "ProcessOngoing", self.waiting)
+        else:
+            applied, ready = Condition.of("HelmChartApplied", True), Condition.of("Ready", True)
+        return [*conditions, applied, ready]
 
     def body(self, revision: str) -> dict[str, Any]:
-        errors = self.errors
-        message = "; ".join(errors)
-        ok = not errors
         status: dict[str, Any] = {
             "resources": self.resources,
             "ready": self.ready,
-            "conditions": [
-                Condition.of("HelmChartApplied", ok, "FailedToApplyObjects", message).to_api(),
-                Condition.of("Ready", ok, "FailedToApplyObjects", message).to_api(),
-            ],
+            "conditions": [c.to_api() for c in self._conditions()],
             "revision": revision,
         }
         if self.kubernetes_version:
@@ -143,6 +168,8 @@ def releases_of(
                 [],
                 report.kubernetes.get(oid.name, ""),
                 list(kept.get(oid, [])),
+                oid.name in report.node_images.with_images,
+                report.node_images.message(oid.name),
             )
     for obj in objects:
         names = [r.strip() for r in obj.annotations.get(RELEASES_ANNOTATION, "").split(",")]
@@ -150,11 +177,15 @@ def releases_of(
             entry = releases.get((obj.id.namespace, name))
             if entry is None or obj.id.kind == "ClusterStackRelease":
                 continue
+            version = obj.api_version.rpartition("/")[2]
+            if obj.id in report.node_images.held:
+                held = resource_entry(obj.id, version)
+                entry.resources.append({**held, "status": str(Sync.NOT_SYNCED)})
+                continue
             change = report.changes.get(obj.id)
             error = (change.error or "") if change and change.action == Action.FAILED else ""
             if change is None:
                 error = "not applied"
-            version = obj.api_version.rpartition("/")[2]
             entry.resources.append(resource_entry(obj.id, version, error))
     for oid in kept:
         for (namespace, name), entry in releases.items():
@@ -168,6 +199,12 @@ def releases_of(
     return releases
 
 
+def _phase(release: ReleaseStatus) -> Phase:
+    if release.ready:
+        return Phase.DONE
+    return Phase.PROVIDER if release.waiting and not release.errors else Phase.APPLYING
+
+
 def _stack_status(
     mine: list[ReleaseStatus], revision: str
 ) -> tuple[dict[str, Any], bool, list[ReleaseStatus]]:
@@ -176,7 +213,7 @@ def _stack_status(
     ready = [r for r in mine if r.ready]
     summary = []
     for r in mine:
-        message = "; ".join(r.errors)
+        message = "; ".join([*r.errors, *([r.waiting] if r.waiting else [])])
         if r.kept_by:
             message = (
                 (message + "; " if message else "") + "kept: in use by " + ", ".join(r.kept_by)
@@ -185,22 +222,26 @@ def _stack_status(
             {
                 "name": _dot(r.name),
                 "ready": r.ready,
-                "phase": str(Phase.DONE if r.ready else Phase.APPLYING),
+                "phase": str(_phase(r)),
                 **({"message": message} if message else {}),
             }
         )
-    failed = [f"{r.name}: {'; '.join(r.errors)}" for r in mine if not r.ready]
+    failed = [f"{r.name}: {'; '.join(r.errors)}" for r in mine if r.errors]
+    waiting = [f"{r.name}: {r.waiting}" for r in mine if r.waiting and not r.errors]
     ok = bool(ready) and not failed
     synced = Condition.of(
         "ClusterStackReleasesSynced", not failed, "FailedToSync", "; ".join(failed)
     )
     status: dict[str, Any] = {
         "summary": summary,
-        "usableVersions": ",".join(_dot(r.name) for r in ready),
+        "usableVersions": ", ".join(_dot(r.name) for r in ready),
         "conditions": [
             synced.to_api(),
             Condition.of(
-                "Ready", ok, "FailedToSync", "; ".join(failed) or "no ready release"
+                "Ready",
+                ok,
+                "FailedToSync" if failed else "ProcessOngoing",
+                "; ".join(failed or waiting) or "no ready release",
             ).to_api(),
         ],
         "revision": revision,

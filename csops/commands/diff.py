@@ -45,27 +45,31 @@ def _cluster_report(report: Any, fmt: str) -> str:
         (d.action, str(d.id), d.diff) for d in (*report.added, *report.changed, *report.removed)
     ]
     errors = {str(k): v for k, v in sorted(report.errors.items(), key=lambda kv: str(kv[0]))}
+    waiting = {str(k): v for k, v in sorted(report.waiting.items(), key=lambda kv: str(kv[0]))}
     if fmt == "json":
         data = {
             "objects": [{"action": a, "object": o, "diff": d} for a, o, d in entries],
             "errors": errors,
+            "waiting": waiting,
         }
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
     counts = (
         f"{len(report.added)} to add, {len(report.changed)} to change, "
         f"{len(report.removed)} to remove"
-    )
+    ) + (f", {len(waiting)} waiting for node images" if waiting else "")
     marks = {"added": "+", "changed": "~", "removed": "-"}
     if fmt == "markdown":
         lines = ["### csops diff --cluster", "", f"**{counts}**", ""]
         lines += [f"- {marks[a]} `{o}`" for a, o, _ in entries]
         lines += [f"- ⚠️ `{o}`: {e}" for o, e in errors.items()]
+        lines += [f"- ⏳ `{o}`: {w}" for o, w in waiting.items()]
         diffs = [f"```diff\n{d}```\n" for _, _, d in entries if d]
         return "\n".join(lines) + "\n\n" + "\n".join(diffs)
-    if report.empty and not errors:
+    if report.empty and not errors and not waiting:
         return "The cluster is in sync with the render.\n"
     lines = [counts, ""] + [f"{marks[a]} {o}" for a, o, _ in entries]
     lines += [f"error: {o}: {e}" for o, e in errors.items()]
+    lines += [f"waiting: {o}: {w}" for o, w in waiting.items()]
     return "\n".join(lines) + "\n\n" + "".join(d for _, _, d in entries if d)
 
 

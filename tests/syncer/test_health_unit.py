@@ -488,7 +488,57 @@ CORE = [
     ("pod not observed", obj("v1", "Pod"), IN_PROGRESS),
 ]
 
-TABLE = GENERIC + CRDS + DEPLOYMENTS + STATEFULSETS + DAEMONSETS + REPLICASETS + JOBS + CORE
+ORC = "openstack.k-orc.cloud/v1alpha1"
+CSPO = "infrastructure.clusterstack.x-k8s.io/v1alpha1"
+NODE_IMAGES = [
+    ("orc image without status (kstatus: Current)", obj(ORC, "Image"), IN_PROGRESS),
+    (
+        "orc image uploading",
+        obj(ORC, "Image", conditions=[cond("Available", "False"), cond("Progressing", "True")]),
+        IN_PROGRESS,
+    ),
+    (
+        "orc image available",
+        obj(ORC, "Image", conditions=[cond("Available", "True"), cond("Progressing", "False")]),
+        CURRENT,
+    ),
+    (
+        "orc image terminal error",
+        obj(
+            ORC,
+            "Image",
+            conditions=[
+                cond("Available", "False"),
+                cond("Progressing", "False", "InvalidConfiguration"),
+            ],
+        ),
+        FAILED,
+    ),
+    ("orc network too", obj(ORC, "Network", conditions=[cond("Progressing", "True")]), IN_PROGRESS),
+    ("provider release not ready", obj(CSPO, "OpenStackClusterStackRelease"), IN_PROGRESS),
+    (
+        "provider release ready",
+        obj(CSPO, "OpenStackClusterStackRelease", status={"ready": True}),
+        CURRENT,
+    ),
+    (
+        "cso's own release keeps the generic rules",
+        obj("clusterstack.x-k8s.io/v1alpha1", "ClusterStackRelease", status={"ready": False}),
+        CURRENT,
+    ),
+]
+
+TABLE = (
+    GENERIC
+    + CRDS
+    + DEPLOYMENTS
+    + STATEFULSETS
+    + DAEMONSETS
+    + REPLICASETS
+    + JOBS
+    + CORE
+    + NODE_IMAGES
+)
 
 
 @pytest.mark.parametrize(
