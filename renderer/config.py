@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from csops.renderer import custom, documents, patches, schemas
 from csops.renderer.custom import CustomVersions
@@ -12,6 +13,15 @@ from csops.renderer.errors import Problem, SourceError
 
 CONFIG_FILE = "csops.yaml"
 MODES = ("stable", "hash", "custom")
+DEFAULT_ACTIONS = ("Deny",)
+
+
+@dataclass(frozen=True)
+class AdmissionConfig:
+    """``admission:`` in csops.yaml: whether and how the rendered policies act."""
+
+    enabled: bool = True
+    actions: tuple[str, ...] = DEFAULT_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class RepoConfig:
     """Pins of Kubernetes minors to patches, for stacks that name a minor only."""
     custom_versions: Mapping[str, CustomVersions] = field(default_factory=dict)
     """Versions per stack (``P-N-M-m``) for custom mode."""
+    admission: AdmissionConfig = AdmissionConfig()
 
     @property
     def output_dir(self) -> Path:
@@ -81,4 +92,25 @@ def load_config(root: Path) -> RepoConfig:
         version_mode=data.get("versionMode", "stable"),
         kubernetes_versions=patches.parse_pins(text, CONFIG_FILE),
         custom_versions=custom.from_config(data, text, CONFIG_FILE),
+        admission=_admission(data.get("admission", {})),
+    )
+
+
+def _admission(data: dict[str, Any] | bool) -> AdmissionConfig:
+    """The ``admission`` block (already schema-valid); ``false`` turns policies off."""
+    if isinstance(data, bool):
+        return AdmissionConfig(enabled=data)
+    actions = tuple(data.get("validationActions", DEFAULT_ACTIONS))
+    if "Deny" in actions and "Warn" in actions:
+        raise SourceError(
+            Problem(
+                CONFIG_FILE,
+                "Deny and Warn cannot be combined",
+                field="admission.validationActions",
+                hint="use [Deny], [Warn], [Audit], [Deny, Audit] or [Warn, Audit]",
+            )
+        )
+    return AdmissionConfig(
+        enabled=bool(data.get("enabled", True)),
+        actions=actions,
     )

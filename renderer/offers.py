@@ -65,16 +65,6 @@ def offers_of(
             channel = [r for r in line if r.version.channel == (cs.channel or STABLE)]
             if channel:
                 wanted[channel[-1].name] = channel[-1]
-        spec = cs.object.get("spec") or {}
-        if spec.get("providerRef") and not spec.get("noProvider"):
-            warnings.append(
-                Problem(
-                    cs.file,
-                    "providerRef is not rendered: csops has no provider "
-                    "integration (CSPO); use noProvider: true",
-                    field="spec.providerRef",
-                )
-            )
         if not wanted:
             warnings.append(
                 Problem(cs.file, "offers no release (no versions and no autoSubscribe match)")

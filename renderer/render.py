@@ -19,6 +19,7 @@ from typing import Any
 from csops.gitrepo import SourceCommit, source_commit
 from csops.renderer import (
     addons,
+    admission,
     bundles,
     clusterclass,
     crds,
@@ -27,12 +28,18 @@ from csops.renderer import (
     ledger,
     lock,
     manifests,
+    providers,
     tree,
 )
 from csops.renderer.assembly import Assembler
 from csops.renderer.bundles import STANDALONE_IMAGES
-from csops.renderer.clusterstacks import ClusterStack, load_cluster_stacks
-from csops.renderer.config import MODES, RepoConfig, load_config
+from csops.renderer.clusterstacks import (
+    ClusterStack,
+    channel_advice,
+    identity_changes,
+    load_cluster_stacks,
+)
+from csops.renderer.config import CONFIG_FILE, MODES, RepoConfig, load_config
 from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import (
     Problem,
@@ -45,6 +52,8 @@ from csops.renderer.ledger import Release
 from csops.renderer.offers import Offer, offers_of
 from csops.renderer.sources import CLASS_DIR, NODE_IMAGES_FILE, StackSource, load_sources
 from csops.renderer.tree import MANIFESTS_DIR, RELEASES_DIR
+
+_STACK_OBJECTS = "clusterstack.clusterstack.x-k8s.io"
 
 
 @dataclass
@@ -113,17 +122,27 @@ def _node_images_object(release: Release, namespace: str) -> dict[str, Any] | No
     }
 
 
-def _release_object(release: Release, namespace: str, cs: ClusterStack) -> dict[str, Any]:
-    return {
-        "apiVersion": "clusterstack.x-k8s.io/v1alpha1",
-        "kind": "ClusterStackRelease",
-        "metadata": {
-            "name": release.name,
-            "namespace": namespace,
-            "labels": {"clusterstack.x-k8s.io/clusterstack": cs.name},
-        },
-        "spec": {},
-    }
+def _release_objects(release: Release, namespace: str, cs: ClusterStack) -> list[dict[str, Any]]:
+    """The ClusterStackRelease, and before it the provider's release object when one is used."""
+    spec: dict[str, Any] = {}
+    objects = []
+    if cs.provider is not None:
+        provider = providers.release_object(cs.provider, release.name, cs.object)
+        spec["providerRef"] = providers.reference_to(provider)
+        objects.append(provider)
+    objects.append(
+        {
+            "apiVersion": "clusterstack.x-k8s.io/v1alpha1",
+            "kind": "ClusterStackRelease",
+            "metadata": {
+                "name": release.name,
+                "namespace": namespace,
+                "labels": {"clusterstack.x-k8s.io/clusterstack": cs.name},
+            },
+            "spec": spec,
+        }
+    )
+    return objects
 
 
 def _namespace_object(name: str) -> dict[str, Any]:
@@ -283,7 +302,7 @@ def _render_offers(
                 result.warnings.extend(_lint_new_class(cut, release.name, objects))
             node_images = _node_images_object(release, offer.namespace)
             objects = objects + ([node_images] if node_images else [])
-        objects = [*objects, _release_object(release, offer.namespace, offer.cluster_stack)]
+        objects = [*objects, *_release_objects(release, offer.namespace, offer.cluster_stack)]
         paths += [assembler.add(obj, display, release.name) for obj in objects]
         index[offer.key] = sorted(paths)
     return index
@@ -324,14 +343,35 @@ def _warn_unoffered_sources(
             )
 
 
-def _base_objects(assembler: Assembler, cluster_stacks: list[ClusterStack]) -> None:
-    """CRDs, the namespaces ClusterStacks live in, and the ClusterStacks themselves."""
+def _base_objects(
+    assembler: Assembler,
+    cluster_stacks: list[ClusterStack],
+    templates: list[providers.ProviderTemplate],
+) -> None:
+    """CRDs, the namespaces ClusterStacks live in, the ClusterStacks and provider templates."""
     for crd in crds.all_crds():
         assembler.add(crd, "csops")
-    for ns in sorted({cs.namespace for cs in cluster_stacks}):
+    namespaces = {cs.namespace for cs in cluster_stacks} | {t.namespace for t in templates}
+    for ns in sorted(namespaces):
         assembler.add(_namespace_object(ns), "csops")
     for cs in cluster_stacks:
         assembler.add(cs.object, cs.file)
+    for template in templates:
+        assembler.add(template.object, template.file)
+
+
+def _admission_objects(assembler: Assembler, offers: list[Offer], config: RepoConfig) -> None:
+    """The policies guarding Clusters and ClusterStacks, with the classes offered as table."""
+    classes = {
+        admission.GuardedClass(
+            o.namespace,
+            o.release.stack.class_name(o.release.version),
+            o.release.versions.kubernetes,
+        )
+        for o in offers
+    }
+    for obj in admission.objects(config.admission, classes):
+        assembler.add(obj, CONFIG_FILE)
 
 
 def _custom_versions(
@@ -412,7 +452,7 @@ def render(
         config.output_dir / RELEASES_DIR, f"{config.output}/{RELEASES_DIR}"
     )
     sources = load_sources(config)
-    cluster_stacks, problems = load_cluster_stacks(config)
+    cluster_stacks, templates, problems = load_cluster_stacks(config)
     result = RenderResult(config, {}, existing)
 
     with tempfile.TemporaryDirectory(prefix="csops-render-") as tmp:
@@ -430,10 +470,12 @@ def render(
         offers = offers_of(
             cluster_stacks, releases, {s.stack: s for s in sources}, problems, result.warnings
         )
+        _check_stacks(cluster_stacks, existing, config, problems, result.warnings)
         problems.raise_if_any()
         _warn_unoffered_sources(sources, cluster_stacks, result.warnings)
         assembler = Assembler(lock.previous_owners(old))
-        _base_objects(assembler, cluster_stacks)
+        _base_objects(assembler, cluster_stacks, templates)
+        _admission_objects(assembler, offers, config)
         index = _render_offers(
             offers,
             cut,
@@ -458,6 +500,33 @@ def render(
     result.releases = releases
     result.offers = offers
     return result
+
+
+def _check_stacks(
+    cluster_stacks: list[ClusterStack],
+    existing: dict[str, bytes],
+    config: RepoConfig,
+    problems: ProblemList,
+    warnings: list[Problem],
+) -> None:
+    """What the cluster's admission would say about the ClusterStacks: refusals and advice."""
+    warnings.extend(channel_advice(cluster_stacks))
+    changed = identity_changes(cluster_stacks, _rendered_stacks(existing))
+    if config.admission.enabled and "Deny" in config.admission.actions:
+        problems.extend(changed)
+    else:
+        warnings.extend(changed)
+
+
+def _rendered_stacks(existing: dict[str, bytes]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The spec of every ClusterStack in the rendered tree on disk, by (namespace, name)."""
+    found = {}
+    for path, data in existing.items():
+        parts = path.split("/")
+        if len(parts) == 4 and parts[0] == MANIFESTS_DIR and parts[2] == _STACK_OBJECTS:
+            obj = documents.loads_one(data.decode(), path) or {}
+            found[(parts[1], parts[3].removesuffix(".yaml"))] = obj.get("spec") or {}
+    return found
 
 
 def write(result: RenderResult) -> bool:

@@ -30,11 +30,12 @@ def test_diff_across_a_release_bump(csops: Csops, work: Path) -> None:
     result = csops("diff", work, "--base", "HEAD")  # not rendered yet: diff renders afresh
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.startswith("1 release added, 8 objects added, 1 changed, 0 removed\n")
+    assert out.startswith("1 release added, 8 objects added, 2 changed, 0 removed\n")
     assert "release added: docker-alder-1-29-v2" in out
     assert f"+ {CLASS}" in out
     assert "+ ClusterStackRelease.clusterstack.x-k8s.io cluster/docker-alder-1-29-v2" in out
     assert "~ ClusterStack.clusterstack.x-k8s.io cluster/docker-alder-1-29" in out
+    assert "~ ClusterClassTable.csops.io csops-cluster-classes" in out  # the admission table
     assert "cluster: docker-alder-1-29-v1 -> docker-alder-1-29-v2 (version upgrade)" in out
     diff = out[out.index("--- a/manifests/cluster/clusterstack.") :]
     assert "+  - v2\n" in diff and "\x1b[" not in out  # plain when not a terminal
@@ -44,7 +45,7 @@ def test_diff_across_a_release_bump(csops: Csops, work: Path) -> None:
     assert data["releases"]["added"] == ["docker-alder-1-29-v2"]
     assert data["summary"] == {
         "added": 8,
-        "changed": 1,
+        "changed": 2,
         "removed": 0,
         "stacksChanged": ["docker-alder-1-29"],
     }

@@ -99,6 +99,31 @@ def version_that_does_not_exist(repo: Path) -> None:
     set_spec(repo, "docker-alder-1-29", versions=["v7"])
 
 
+def provider_without_reference(repo: Path) -> None:
+    set_spec(repo, "docker-alder-1-29", noProvider=False)
+
+
+def provider_by_default(repo: Path) -> None:
+    path = repo / "clusterstacks" / "docker-alder-1-30.yaml"
+    doc = yaml.safe_load(path.read_text())
+    del doc["spec"]["noProvider"]
+    path.write_text(yaml.safe_dump(doc))
+
+
+def changed_stack_identity(repo: Path) -> None:
+    set_spec(repo, "docker-alder-1-29", channel="custom")
+
+
+def deny_and_warn(repo: Path) -> None:
+    config = repo / "csops.yaml"
+    config.write_text(config.read_text() + "admission:\n  validationActions: [Deny, Warn]\n")
+
+
+def unknown_admission_action(repo: Path) -> None:
+    config = repo / "csops.yaml"
+    config.write_text(config.read_text() + "admission:\n  validationActions: [Block]\n")
+
+
 def changed_release_bundle(repo: Path) -> None:
     path = repo / "rendered/releases/docker-alder-1-29-v1/metadata.yaml"
     path.write_text(path.read_text().replace("v1.29.4", "v1.29.9"))
@@ -143,6 +168,26 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
     (unparsable_version, "clusterstacks/docker-alder-1-29.yaml", r"spec\.versions\[0\]"),
     (version_that_does_not_exist, "clusterstacks/docker-alder-1-29.yaml", r"v7 .* does not exist"),
     (changed_release_bundle, "rendered/releases/docker-alder-1-29-v1", r"metadata\.yaml"),
+    (
+        provider_without_reference,
+        "clusterstacks/docker-alder-1-29.yaml:",
+        r"spec\.providerRef: providerRef is required unless noProvider is true",
+    ),
+    (
+        provider_by_default,
+        "clusterstacks/docker-alder-1-30.yaml",
+        r"spec\.providerRef: providerRef is required unless noProvider is true",
+    ),
+    (
+        deny_and_warn,
+        "csops.yaml",
+        r"admission\.validationActions: Deny and Warn cannot be combined",
+    ),
+    (
+        unknown_admission_action,
+        "csops.yaml:",
+        r"admission\.validationActions\[0\]: 'Block' is not one of",
+    ),
 ]
 
 

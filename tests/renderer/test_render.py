@@ -90,6 +90,7 @@ def test_rendered_objects_follow_cso(stacks_repo: Path) -> None:
     crds = sorted(p.name for p in (stacks_repo / "rendered/manifests/crds").iterdir())
     assert crds == [
         "clusteraddons.clusterstack.x-k8s.io.yaml",
+        "clusterclasstables.csops.io.yaml",  # the admission policy's parameter
         "clusterstackreleases.clusterstack.x-k8s.io.yaml",
         "clusterstacks.clusterstack.x-k8s.io.yaml",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -81,6 +82,16 @@ def stacks_repo(tmp_path: Path, namespace: str) -> StacksRepo:
     repo = StacksRepo(work, remote, namespace)
     repo.commit("example stacks")
     return repo
+
+
+@pytest.fixture
+def other_namespace(kube: Kube) -> Iterator[str]:
+    """A second fresh namespace, for users' objects apart from the synced stacks."""
+    name = f"t-users-{secrets.token_hex(3)}"
+    res = kube.resource("v1", "Namespace")
+    kube.create(res, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    kube.delete(res, None, name)
 
 
 @pytest.fixture(scope="session")
