@@ -107,7 +107,11 @@ def test_sync_once_syncs_the_stacks_and_applies_the_addons(
     stacks = mgmt.list(
         mgmt.resource("clusterstack.x-k8s.io/v1alpha1", "ClusterStack"), namespace=repo.namespace
     ).items
-    assert stacks and all(condition(s, "Ready").get("status") == "True" for s in stacks)
+    ready_of = {s["metadata"]["name"]: condition(s, "Ready") for s in stacks}
+    assert ready_of["docker-alder-1-29"].get("status") == "True", ready_of
+    # node images first: birch's ClusterClass waits for its ORC Image, which nothing uploads here
+    birch = ready_of["openstack-birch-1-31"]
+    assert birch.get("status") == "False" and "waiting for node image" in birch["message"], birch
     addon = clusters.addon("once")
     assert ready(addon), addon
     assert addon["spec"]["clusterStack"] == ALDER
