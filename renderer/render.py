@@ -5,6 +5,11 @@ decide each source's version against the ledger, build bundles for new releases 
 their addons render), render each ClusterStack's releases into its namespace (reusing what an
 unchanged release produced before), assemble one object per file, and compare with what is
 on disk. Nothing is written here; :func:`write` swaps the tree in atomically.
+
+Longer than our modules usually are, on purpose: it is the one place that orders the steps of a
+render and threads the problems and warnings through them. The steps themselves live in their
+own modules (``offers``, ``assembly``, ``lock``, ``tree``, ``bundles``, ``providers``,
+``admission``); what stays here is the order and the objects only a render builds.
 """
 
 from __future__ import annotations

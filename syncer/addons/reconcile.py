@@ -3,7 +3,8 @@
 The :class:`~syncer.addons.controller.AddonController` decides *when* a cluster is
 reconciled; this module decides *what* a reconcile does. It is one class, the orchestration;
 the decisions it strings together live in ``plan``, ``gate``, ``waits`` and ``status``, the
-work in ``stages`` and the engine.
+work in ``stages`` and the engine. A little over our usual module length on purpose: splitting
+the one orchestration class would scatter the order of a reconcile over several files.
 """
 
 from __future__ import annotations
