@@ -67,7 +67,7 @@ def crd(name: str) -> dict[str, Any]:
                 "plural": kube["plural"],
                 "singular": kube["kind"].lower(),
                 "shortNames": kube.get("shortNames", []),
-                "categories": kube.get("categories", ["cluster-api", "clusterstack"]),
+                "categories": kube.get("categories", ["cluster-api"]),
             },
             "scope": kube.get("scope", "Namespaced"),
             "versions": [
