@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from csops import console, options
-from csops.errors import CommandFailed, ProblemError
+from csops.errors import CommandFailed, Problem, ProblemError
 from csops.renderer import (
     CustomVersions,
     RendererError,
@@ -98,11 +100,61 @@ base_option = click.option(
 )
 
 
-def _run(repo: Path, **kwargs: Any) -> RenderResult:
+def _run(repo: Path, fmt: str = "text", **kwargs: Any) -> RenderResult:
     with console.progress("rendering cluster stacks…"):
         result = render_repo(repo, **kwargs)
-    console.problems(result.warnings, level="warning")
+    if fmt == "text":
+        console.problems(result.warnings, level="warning")
     return result
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    """A problem as ``-o json`` prints it (for CI annotations: file, line, field, message)."""
+    data: dict[str, Any] = {"file": problem.file, "message": problem.message}
+    if problem.line is not None:
+        data["line"] = problem.line
+    if problem.field:
+        data["field"] = problem.field
+    if problem.hint:
+        data["hint"] = problem.hint
+    return data
+
+
+@contextmanager
+def reported(fmt: str) -> Iterator[dict[str, Any]]:
+    """With ``-o json|yaml``: one document on stdout at the end, ``ok`` and every problem
+    included, whatever happened; the exit code stays (1 on problems)."""
+    data: dict[str, Any] = {}
+    if fmt == "text":
+        yield data
+        return
+    try:
+        yield data
+    except ProblemError as error:
+        data.update(ok=False, problems=[_problem(p) for p in error.problems])
+        console.structured(data, fmt)
+        raise CommandFailed() from None
+    except CommandFailed as error:
+        data.update(ok=False, **({"error": str(error)} if str(error) else {}))
+        console.structured(data, fmt)
+        raise CommandFailed() from None
+    data.setdefault("ok", True)
+    console.structured(data, fmt)
+
+
+def _no_stacks(repo: Path, result: RenderResult) -> ProblemError:
+    """A repository with nothing to render (validate fails on it)."""
+    config = result.config
+    roots = ", ".join(f"{r}/" for r in config.roots)
+    return ProblemError(
+        Problem(
+            str(repo),
+            f"no stacks found: no stack sources (csctl.yaml or stack.yaml below {roots}), "
+            f"no release bundles in {config.output}/releases/ and no ClusterStacks in "
+            f"{config.cluster_stacks}/",
+            hint="is this the stacks repository? csops.yaml `roots` says where sources live",
+        )
+    )
 
 
 @click.command()
@@ -110,6 +162,7 @@ def _run(repo: Path, **kwargs: Any) -> RenderResult:
 @mode_option
 @custom_options
 @base_option
+@options.output()
 def validate(
     repo: Path,
     *,
@@ -119,21 +172,33 @@ def validate(
     cluster_stack_version: str | None,
     cluster_addon_version: str | None,
     node_image_version: str | None,
+    fmt: str,
 ) -> None:
     """Check a stacks repository: schemas, names, versions, charts and addons.
 
     Every problem is listed with its file, line and field. Nothing is written.
     With a base ref (a pull request's target), release bundles that exist there
-    must be unchanged. Exit code 0 when the repository renders, 1 when it does not.
+    must be unchanged. Exit code 0 when the repository renders, 1 when it does
+    not (or holds no stacks at all). -o json prints one object with every
+    problem and warning, for CI annotations.
     """
     given = _custom(mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version))
-    _check_base(repo, base)
-    result = _run(repo, mode=mode, full=True, custom=given)
-    releases = len(result.releases)
-    console.err.print(
-        f"ok: {releases} release{'s' if releases != 1 else ''}, "
-        f"{len(result.new_releases)} new, {len(result.offers)} offered"
-    )
+    with reported(fmt) as data:
+        _check_base(repo, base)
+        result = _run(repo, fmt, mode=mode, full=True, custom=given)
+        data["warnings"] = [_problem(w) for w in result.warnings]
+        if not result.releases and not result.offers:
+            raise _no_stacks(repo, result)
+        releases = len(result.releases)
+        data.update(
+            releases=sorted(result.releases),
+            newReleases=result.new_releases,
+            offered=len(result.offers),
+        )
+        console.err.print(
+            f"ok: {releases} release{'s' if releases != 1 else ''}, "
+            f"{len(result.new_releases)} new, {len(result.offers)} offered"
+        )
 
 
 @click.command()
@@ -199,6 +264,7 @@ def validate(
     is_flag=True,
     help="Commit even when files outside the rendered tree have changes.",
 )
+@options.output()
 def render(
     repo: Path,
     *,
@@ -218,6 +284,7 @@ def render(
     cluster_stack_version: str | None,
     cluster_addon_version: str | None,
     node_image_version: str | None,
+    fmt: str,
 ) -> None:
     """Render stack sources and ClusterStacks into the committed tree.
 
@@ -230,6 +297,10 @@ def render(
     --commit commits the rendered tree with provenance trailers (Source-Commit,
     Csops-Version, Rendered-Releases); --branch does so on a separate branch
     (a source hydrator); --push pushes it, never forced.
+
+    \b
+    -o json prints one object: the files added, changed and removed, the
+    releases cut, warnings, and every problem when the render fails.
     """
     given = _custom(mode, stack, (cluster_stack_version, cluster_addon_version, node_image_version))
     publishing = commit or branch is not None or remote is not None
@@ -248,62 +319,102 @@ def render(
                 "--commit/--branch/--push take custom versions from csops.yaml "
                 "(customVersions), not from the command line"
             )
-        _publish(
-            repo,
-            publish.PublishOptions(
-                mode=mode,
-                allow_dirty=allow_dirty,
-                branch=branch,
-                branch_path=branch_path,
-                remote=remote,
-                push_branch=push_branch,
-                detached_branch=os.environ.get("GITHUB_REF_NAME"),
-                retries=retries,
-            ),
-        )
+        with reported(fmt) as data:
+            _publish(
+                repo,
+                publish.PublishOptions(
+                    mode=mode,
+                    allow_dirty=allow_dirty,
+                    branch=branch,
+                    branch_path=branch_path,
+                    remote=remote,
+                    push_branch=push_branch,
+                    detached_branch=os.environ.get("GITHUB_REF_NAME"),
+                    retries=retries,
+                ),
+                data,
+                fmt,
+            )
         return
+    with reported(fmt) as data:
+        _render(repo, data, fmt, out=out, mode=mode, full=full, check=check, base=base, given=given)
+
+
+def _render(
+    repo: Path,
+    data: dict[str, Any],
+    fmt: str,
+    *,
+    out: Path | None,
+    mode: str | None,
+    full: bool,
+    check: bool,
+    base: str | None,
+    given: tuple[str | None, CustomVersions] | None,
+) -> None:
+    """Render (or ``--check``) and say what changed, as text or into ``data``."""
     if check or base is not None:
         _check_base(repo, base)
-    result = _run(repo, out=out, mode=mode, full=full or check, custom=given)
+    result = _run(repo, fmt, out=out, mode=mode, full=full or check, custom=given)
     diff = result.diff
+    output = result.config.display(result.config.output_dir)
+    data.update(
+        output=output,
+        added=list(diff.added),
+        changed=list(diff.changed),
+        removed=list(diff.removed),
+        newReleases=result.new_releases,
+        warnings=[_problem(w) for w in result.warnings],
+    )
     if check:
         if diff:
-            for label, paths in (
-                ("added", diff.added),
-                ("changed", diff.changed),
-                ("removed", diff.removed),
-            ):
-                for path in paths:
-                    console.out.print(f"{label}: {result.config.output}/{path}")
+            if fmt == "text":
+                for label, paths in (
+                    ("added", diff.added),
+                    ("changed", diff.changed),
+                    ("removed", diff.removed),
+                ):
+                    for path in paths:
+                        console.out.print(f"{label}: {result.config.output}/{path}")
             raise CommandFailed("the rendered tree is stale: run `csops render` and commit it")
         console.err.print("the rendered tree is up to date")
         return
     written = write(result)
-    for name in result.new_releases:
-        console.out.print(f"release {name} cut")
+    data.update(written=written, helmRenders=result.helm_renders)
+    if fmt == "text":
+        for name in result.new_releases:
+            console.out.print(f"release {name} cut")
     summary = (
         f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed"
         if written
         else "unchanged"
     )
     console.err.print(
-        f"{result.config.display(result.config.output_dir)}: {summary} "
+        f"{output}: {summary} "
         f"({result.helm_renders} Helm render{'s' if result.helm_renders != 1 else ''})"
     )
 
 
-def _publish(repo: Path, options: publish.PublishOptions) -> None:
+def _publish(repo: Path, options: publish.PublishOptions, data: dict[str, Any], fmt: str) -> None:
     with console.progress("rendering and committing…"):
         published = publish.publish(repo, options)
-    console.problems(published.result.warnings, level="warning")
-    for name in published.result.new_releases:
-        console.out.print(f"release {name} cut")
+    where = published.ref.removeprefix("refs/heads/")
+    data.update(
+        ref=published.ref,
+        commit=published.commit,
+        newReleases=published.result.new_releases,
+        pushedTo=published.pushed_to if published.pushed else None,
+        warnings=[_problem(w) for w in published.result.warnings],
+    )
     for note in published.notes:
         console.err.print(note)
-    where = published.ref.removeprefix("refs/heads/")
+    if fmt == "text":
+        console.problems(published.result.warnings, level="warning")
+        for name in published.result.new_releases:
+            console.out.print(f"release {name} cut")
     if published.commit is None:
         console.err.print(f"nothing to commit: {where} already has this render")
-    else:
+    elif fmt == "text":
         subject = published.message.split("\n", 1)[0]
         console.out.print(f"[{where} {published.commit[:12]}] {subject}", markup=False)
     if published.pushed:
