@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "csops.commands.addons:addons",
         "Bring each workload cluster's addons up (the addon controller).",
     ),
+    "completion": (
+        "csops.commands.completion:completion",
+        "Print the shell completion script (bash, zsh or fish).",
+    ),
     "dev-cluster": (
         "csops.commands.dev_cluster:dev_cluster",
         "Run a local control plane with the Cluster API CRDs.",
@@ -120,5 +124,5 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point (``_CSOPS_COMPLETE`` in the environment: shell completion)."""
+    cli(prog_name="csops", complete_var="_CSOPS_COMPLETE")
