@@ -16,13 +16,16 @@ import io
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 from gitdb.base import IStream
 
+from csops import gitcredentials
 from csops.errors import Problem, ProblemError
+from csops.gitcredentials import GitCredentials
 
 
 class GitError(ProblemError):
@@ -322,13 +325,30 @@ class Repository:
 
 
 class Mirror:
-    """A bare mirror of one branch of a remote (any URL git understands, ``file://`` too)."""
+    """A bare mirror of one branch of a remote (any URL git understands, ``file://`` too).
 
-    def __init__(self, url: str, branch: str, directory: Path) -> None:
+    ``credentials`` is asked before every fetch (a rotated token is picked up); what it gives
+    reaches git only through the environment (:mod:`csops.gitcredentials`), and every message
+    is redacted.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        branch: str,
+        directory: Path,
+        credentials: Callable[[], GitCredentials] | None = None,
+    ) -> None:
         self.url = url
         self.branch = branch
         self.directory = directory
+        self.credentials = credentials
         self._ref = f"refs/remotes/origin/{branch}"
+
+    @property
+    def display_url(self) -> str:
+        """The URL without any ``user:password@``."""
+        return gitcredentials.redact(self.url)
 
     def _open(self) -> git.Repo:
         if (self.directory / "HEAD").exists():
@@ -340,14 +360,23 @@ class Mirror:
 
     def fetch(self) -> str:
         """Fetch the branch (forced: a rewritten history simply moves it); its commit."""
+        credentials = self.credentials() if self.credentials else GitCredentials()
         try:
             repo = self._open()
-            repo.git.fetch("--force", "--prune", "origin", f"+refs/heads/{self.branch}:{self._ref}")
+            with tempfile.TemporaryDirectory(prefix="csops-git-") as private:
+                env = gitcredentials.environment(
+                    self.url, credentials, Path(private), os.environ.get("GIT_CONFIG_COUNT")
+                )
+                with repo.git.custom_environment(**env):
+                    repo.git.fetch(
+                        "--force", "--prune", "origin", f"+refs/heads/{self.branch}:{self._ref}"
+                    )
             return str(repo.commit(self._ref).hexsha)
         except (git.GitCommandError, git.BadName, ValueError, OSError) as exc:
+            reason = gitcredentials.redact(_short(exc), credentials)
             raise GitError(
-                Problem(self.url, f"cannot fetch branch {self.branch!r}: {_short(exc)}")
-            ) from exc
+                Problem(self.display_url, f"cannot fetch branch {self.branch!r}: {reason}")
+            ) from None
 
     def last_fetched(self) -> str | None:
         """The commit the last successful fetch brought, or ``None``."""
@@ -369,7 +398,9 @@ class Mirror:
                 return False
         if not isinstance(tree, git.Tree):
             raise GitError(
-                Problem(f"{self.url}@{commit[:12]}", f"{path} is a file, expected a directory")
+                Problem(
+                    f"{self.display_url}@{commit[:12]}", f"{path} is a file, expected a directory"
+                )
             )
         into.mkdir(parents=True, exist_ok=True)
         for item in tree.traverse():

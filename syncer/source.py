@@ -4,7 +4,8 @@ A git source keeps a bare mirror (:class:`csops.gitrepo.Mirror`, the one adapter
 cache directory and materialises each fetched commit's ``path`` into an immutable snapshot
 directory (written to a temporary name, then renamed), so only fully fetched revisions are ever
 read. A forced push simply moves the branch. When the remote is unreachable the last good
-revision is returned with the error attached.
+revision is returned with the error attached. A private remote's credentials come from a
+callable asked before each fetch (:mod:`csops.syncer.gitauth`); no message shows them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from csops.gitcredentials import GitCredentials
 from csops.gitrepo import GitError, Mirror
 from csops.syncer.errors import FetchError
 
@@ -82,22 +84,27 @@ class LocalSource:
 class GitSource:
     """A branch of a git remote (any URL git understands, including ``file://``)."""
 
-    def __init__(self, url: str, branch: str, path: str, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        branch: str,
+        path: str,
+        cache_dir: Path,
+        credentials: Callable[[], GitCredentials] | None = None,
+    ) -> None:
         self.url = url
         self.branch = branch
         self.path = path
         key = hashlib.sha256(f"{url}\0{branch}".encode()).hexdigest()[:16]
         self.cache = cache_dir / key
-        self.mirror = Mirror(url, branch, self.cache / "mirror.git")
+        self.mirror = Mirror(url, branch, self.cache / "mirror.git", credentials)
         self._last: Revision | None = None
 
     def fetch(self) -> Revision:
         try:
             commit = self.mirror.fetch()
         except GitError as exc:
-            message = (
-                f"cannot fetch branch {self.branch!r} of {self.url}: {exc.problems[0].message}"
-            )
+            message = str(exc.problems[0])  # "<url>: cannot fetch branch 'main': <why>"
             if self._last is None:
                 last = self._last_snapshot()
                 if last is None:
@@ -122,7 +129,9 @@ class GitSource:
             except GitError as exc:
                 raise FetchError(str(exc)) from exc
             if not found:
-                raise FetchError(f"{self.url}@{commit[:12]}: path {self.path!r} does not exist")
+                raise FetchError(
+                    f"{self.mirror.display_url}@{commit[:12]}: path {self.path!r} does not exist"
+                )
             parent = self.path.rstrip("/").rpartition("/")[0]
             releases = f"{parent}/releases" if parent else "releases"
             self.mirror.export(commit, releases, staging / "rendered" / "releases")
@@ -155,7 +164,13 @@ class GitSource:
 Source = LocalSource | GitSource
 
 
-def open_source(repo: str, branch: str | None, path: str, cache_dir: Path) -> Source:
+def open_source(
+    repo: str,
+    branch: str | None,
+    path: str,
+    cache_dir: Path,
+    credentials: Callable[[], GitCredentials] | None = None,
+) -> Source:
     """A git source for a URL (or a local repo when ``branch`` is given), else a directory."""
     local = Path(repo)
     if not is_remote(repo) and branch is None:
@@ -163,4 +178,4 @@ def open_source(repo: str, branch: str | None, path: str, cache_dir: Path) -> So
             raise FetchError(f"{repo}: not a directory")
         return LocalSource(local.resolve(), path)
     url = repo if is_remote(repo) else local.resolve().as_uri()
-    return GitSource(url, branch or "main", path, cache_dir)
+    return GitSource(url, branch or "main", path, cache_dir, credentials)
