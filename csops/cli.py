@@ -48,7 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "csops.commands.sync:sync",
         "Reconcile a management cluster toward the rendered manifests.",
     ),
-    "status": ("csops.commands.sync:status", "Show what the last sync pass did."),
+    "status": (
+        "csops.commands.status:status",
+        "Show where syncing stands, per ClusterStack (--watch to follow).",
+    ),
     "addons": (
         "csops.commands.addons:addons",
         "Bring each workload cluster's addons up (the addon controller).",

@@ -36,12 +36,14 @@ def structured(data: Any, fmt: str) -> None:
         click.echo(yaml.safe_dump(data, sort_keys=True, default_flow_style=False).rstrip())
 
 
-def table(headers: list[str], rows: list[list[str]]) -> None:
-    """A kubectl-style table on stdout: upper-case headers, columns padded, never truncated."""
+def table(headers: list[str], rows: list[list[str]], *, header: bool = True) -> None:
+    """A kubectl-style table on stdout: upper-case headers, columns padded, never truncated.
+
+    Without ``header`` only the rows are printed (``--watch`` adds rows under a table)."""
     widths = [
         max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
     ]
-    for line in [headers, *rows]:
+    for line in [headers, *rows] if header else rows:
         click.echo("   ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip())
 
 

@@ -26,6 +26,49 @@ def kubeconfig(
     )
 
 
+context = click.option(
+    "--context",
+    default=None,
+    metavar="NAME",
+    help="The kubeconfig context to use (default: its current context).",
+)
+
+
+def namespace(help_text: str) -> Callable[[F], F]:
+    """kubectl's ``-n/--namespace``."""
+    return click.option("-n", "--namespace", default=None, metavar="NAMESPACE", help=help_text)
+
+
+def inventory_namespace(
+    help_text: str = "Namespace of the inventory Secret.",
+) -> Callable[[F], F]:
+    """``--inventory-namespace``: where the sync's inventory (ApplySet parent) lives."""
+    return click.option(
+        "--inventory-namespace", default="csops-system", show_default=True, help=help_text
+    )
+
+
+class Address(click.ParamType):  # type: ignore[type-arg]
+    """``HOST:PORT``, ``:PORT`` (every interface) or ``[IPv6]:PORT``: one form for every address
+    csops listens on."""
+
+    name = "HOST:PORT"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        host, sep, port = str(value).rpartition(":")
+        host = host.strip("[]") or "0.0.0.0"
+        if not sep or not port.isdigit() or int(port) > 65535:
+            self.fail(f"{value!r}: expected HOST:PORT or :PORT (e.g. :8080, 127.0.0.1:8080)")
+        return (host, int(port))
+
+
+ADDRESS = Address()
+
+
 def output(dest: str = "fmt") -> Callable[[F], F]:
     """kubectl's ``-o text|yaml|json``."""
     return click.option(
@@ -39,13 +82,37 @@ def output(dest: str = "fmt") -> Callable[[F], F]:
     )
 
 
-log_format = click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Log lines as text or as one JSON object per line.",
-)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def logging(command: F) -> F:
+    """``--log-format``, ``--log-level`` and ``-v`` (the same as ``--log-level debug``)."""
+    command = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Log more: the same as --log-level debug.",
+    )(command)
+    command = click.option(
+        "--log-level",
+        type=click.Choice(LOG_LEVELS),
+        default="info",
+        show_default=True,
+        help="Least severe level logged.",
+    )(command)
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines as text (with a UTC timestamp) or as one JSON object per line.",
+    )(command)
+
+
+def log_level(level: str, verbose: bool) -> str:
+    """The level ``--log-level`` and ``-v`` ask for together."""
+    return "debug" if verbose else level
+
 
 stage_timeout = click.option(
     "--stage-timeout",
@@ -61,6 +128,13 @@ upgrade_timeout = click.option(
     default=900.0,
     show_default=True,
     help="Longest a BeforeClusterUpgrade hook holds an upgrade, seconds.",
+)
+
+hook_listen = click.option(
+    "--hook-listen",
+    type=ADDRESS,
+    default=None,
+    help="Serve CAPI runtime hooks (HTTPS) on HOST:PORT or :PORT.",
 )
 
 hook_cert = click.option(

@@ -22,7 +22,7 @@ from csops.syncer.addons.hooks import HookHandler, HookServer
 from csops.syncer.addons.options import AddonOptions, Result
 from csops.syncer.addons.sidecar import AddonSidecar
 from csops.syncer.clock import SYSTEM, Clock
-from csops.syncer.controller import Controller, sync_once
+from csops.syncer.controller import Controller, open_settings_source, pass_fields, sync_once
 from csops.syncer.endpoints import Endpoints
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import FIELD_MANAGER, Kube
@@ -30,7 +30,7 @@ from csops.syncer.leader import LeaderElector
 from csops.syncer.metrics import Metrics
 from csops.syncer.reconcile import SyncResult
 from csops.syncer.settings import AddonSettings, Settings
-from csops.syncer.source import LocalSource, Revision, open_source
+from csops.syncer.source import LocalSource, Revision
 from csops.syncer.watcher import PathWatcher
 
 
@@ -46,14 +46,7 @@ def addon_options(addons: AddonSettings) -> AddonOptions:
 def log_result(result: SyncResult) -> None:
     """Say how a pass went: a summary, then every failure and everything held back."""
     log = logs.get()
-    log.info(
-        "synced" if result.ok else "sync incomplete",
-        extra={
-            "revision": result.revision,
-            "result": result.summary(),
-            "seconds": round(result.duration, 3),
-        },
-    )
+    log.info("synced" if result.ok else "sync incomplete", extra=pass_fields(result))
     for outcome in result.failed:
         log.error("apply failed", extra={"object": str(outcome.id), "error": outcome.error})
     if result.prune and result.prune.blocked:
@@ -62,6 +55,11 @@ def log_result(result: SyncResult) -> None:
         log.warning("kept: in use", extra={"object": str(oid), "clusters": ",".join(users)})
     if result.health_error:
         log.error("health", extra={"error": result.health_error})
+    for namespace, name in result.unmanaged:
+        log.warning(
+            "ClusterStack not in git: left alone",
+            extra={"clusterstack": f"{namespace}/{name}"},
+        )
 
 
 def addons_once(
@@ -98,10 +96,20 @@ class Application:
         self._stack = contextlib.ExitStack()
         self._sidecar: AddonSidecar | None = None
         self._stopped = threading.Event()
+        self._serving = threading.Event()
+
+    def ready(self) -> bool:
+        """``/readyz``: every part started and not stopping. A standby replica is ready (it
+        serves its endpoints and takes over when the Lease frees), and so is a replica whose
+        last pass failed: sync health is in status, Events and metrics, not in readiness."""
+        return self._serving.is_set() and not self._stopped.is_set()
 
     def _connect(self, field_manager: str = FIELD_MANAGER) -> Kube:
         kube = Kube.from_kubeconfig(
-            self.settings.kubeconfig, field_manager=field_manager, clock=self.clock
+            self.settings.kubeconfig,
+            context=self.settings.context,
+            field_manager=field_manager,
+            clock=self.clock,
         )
         self._stack.callback(kube.close)
         return kube
@@ -135,7 +143,7 @@ class Application:
             return self.controller
         settings = self.settings
         kube = self._connect()
-        source = open_source(settings.repo, settings.branch, settings.path, settings.cache_dir)
+        source = open_settings_source(settings, kube)
         elector = self._elector(kube)
         controller = Controller(
             settings, kube, source, elector=elector, metrics=self.metrics, clock=self.clock
@@ -144,7 +152,7 @@ class Application:
             self.endpoints = Endpoints(
                 settings.listen,
                 self.metrics,
-                ready=controller.ready,
+                ready=self.ready,
                 on_hook=controller.request_sync,
                 secret=settings.webhook_secret,
             )
@@ -216,6 +224,8 @@ class Application:
             self._sidecar.start(loop.stop)
             stack.callback(self._sidecar.join)
         stack.callback(loop.stop.set)  # registered last, so it runs first on the way out
+        stack.callback(self._serving.clear)
+        self._serving.set()
 
     def stop(self) -> None:
         """Ask the loop to finish its pass and return (safe from a signal handler)."""

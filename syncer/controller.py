@@ -13,14 +13,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from csops.syncer import logs
+from csops.syncer import gitauth, logs, stackstatus
 from csops.syncer.clock import SYSTEM, Clock, backoff
 from csops.syncer.drift import DriftWatch
-from csops.syncer.errors import LeadershipLostError, RevisionError, SyncError
+from csops.syncer.errors import (
+    ApiError,
+    FetchError,
+    LeadershipLostError,
+    RevisionError,
+    SyncError,
+)
 from csops.syncer.inventory import PART_OF_LABEL, InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.leader import LeaderElector
-from csops.syncer.metrics import Metrics
+from csops.syncer.metrics import ErrorKind, Metrics
 from csops.syncer.reconcile import Reconciler, SyncResult
 from csops.syncer.settings import Settings
 from csops.syncer.source import Revision, Source, open_source
@@ -28,6 +34,14 @@ from csops.syncer.usage import CLUSTER_GROUP
 
 DEBOUNCE = 0.1
 LEADERSHIP_POLL = 0.1
+
+
+def open_settings_source(settings: Settings, kube: Kube | None) -> Source:
+    """The source ``settings`` name, with its git credentials (a Secret read through ``kube``)."""
+    credentials = gitauth.provider(settings.git, kube, settings.inventory_namespace)
+    return open_source(
+        settings.repo, settings.branch, settings.path, settings.cache_dir, credentials
+    )
 
 
 def sync_once(
@@ -39,9 +53,9 @@ def sync_once(
 
     ``on_synced`` is called with the revision when the pass succeeded."""
     own = kube is None
-    kube = kube or Kube.from_kubeconfig(settings.kubeconfig)
+    kube = kube or Kube.from_kubeconfig(settings.kubeconfig, context=settings.context)
     try:
-        source = open_source(settings.repo, settings.branch, settings.path, settings.cache_dir)
+        source = open_settings_source(settings, kube)
         revision = source.fetch()
         store = InventoryStore(kube, settings.name, settings.inventory_namespace)
         result = Reconciler(kube, store, settings.options).sync(revision)
@@ -103,15 +117,14 @@ class Controller:
     def _on_watch(self, kind: str, obj: dict[str, Any]) -> None:
         self.wake.set()
 
-    def ready(self) -> bool:
-        return self.last_result is not None and self.last_error is None
-
     def run(self) -> None:
         """Sync until :attr:`stop` is set: while this replica leads, after every wake-up."""
         failures = 0
         was_leader = False
         while not self.stop.is_set():
-            if not self.is_leader():
+            leader = self.is_leader()
+            self.metrics.leader.set(1 if leader else 0)
+            if not leader:
                 if was_leader:
                     self.log.warning("lost leadership; not writing")
                     was_leader = False
@@ -144,8 +157,7 @@ class Controller:
             self.log.warning("stopped writing mid-pass", extra={"error": str(exc)})
             return 0.0  # the loop waits for leadership again
         except SyncError as exc:
-            kind = "revision" if isinstance(exc, RevisionError) else type(exc).__name__
-            self.metrics.errors.labels(kind).inc()
+            self.metrics.error(error_kind(exc))
             self.last_error = str(exc)
             self.log.error("sync failed", extra={"error": str(exc)})
             return interval
@@ -159,6 +171,7 @@ class Controller:
     def _fetch(self) -> Revision:
         revision = self.source.fetch()
         if revision.stale_error:
+            self.metrics.error(ErrorKind.FETCH)
             self.log.warning(
                 "source unreachable; keeping last good revision",
                 extra={"revision": revision.name, "error": revision.stale_error},
@@ -166,40 +179,79 @@ class Controller:
         return revision
 
     def _watch_drift(self) -> None:
-        """Watch what the passes applied, and the Clusters (for in-use protection).
+        """Watch what the passes applied, every Cluster (for in-use protection) and every
+        ClusterStack (one applied by hand is marked).
 
         Watches start (their first list done) before the pass is published, so a change made by
         anyone who waited for this pass is streamed, never missed.
         """
         for resource in sorted(self.reconciler.managed, key=lambda r: (r.group, r.kind)):
             self.drift.watch(resource, f"{PART_OF_LABEL}={self.store.id}")
-        with contextlib.suppress(SyncError):
-            self.drift.watch(self.kube.resource_for_group(CLUSTER_GROUP, "Cluster"), None)
+        for group, kind in ((CLUSTER_GROUP, "Cluster"), (stackstatus.GROUP, "ClusterStack")):
+            with contextlib.suppress(SyncError):
+                self.drift.watch(self.kube.resource_for_group(group, kind), None)
 
     def _publish(self, result: SyncResult, revision: Revision) -> None:
-        """Record the pass: metrics, the log, readiness, and the listeners of a good pass."""
+        """Record the pass: metrics, the log, and the listeners of a good pass."""
         self.last_result = result
-        if result.status_errors:
-            self.metrics.errors.labels("status").inc(len(result.status_errors))
-        self.metrics.set_revision(result.revision)
-        self.metrics.applied.inc(len(result.changed))
-        self.metrics.pruned.inc(len(result.pruned))
-        self.metrics.kept.set(len(result.prune.kept_in_use) if result.prune else 0)
-        summary = {"revision": result.revision, "result": result.summary()}
+        self._count(result)
         if not result.ok:
-            self.metrics.errors.labels("apply").inc()
             self.last_error = "; ".join(
                 [f"{o.id}: {o.error}" for o in result.failed]
                 + [f"prune {k}: {v}" for k, v in result.prune_errors.items()]
                 + ([result.health_error] if result.health_error else [])
             )
-            self.log.error("sync incomplete", extra={**summary, "error": self.last_error})
+            self.log.error(
+                "sync incomplete", extra={**pass_fields(result), "error": self.last_error}
+            )
             return
         self.last_error = None
+        self.metrics.last_success.set(self.clock.time())
         level = self.log.info if result.changed or result.pruned else self.log.debug
-        level("synced", extra={**summary, "seconds": round(result.duration, 3)})
+        level("synced", extra=pass_fields(result))
         for callback in self.on_synced:
             try:
                 callback(revision)
             except Exception:  # a listener's bug must not stop the sync loop
                 self.log.exception("on_synced callback failed")
+
+    def _count(self, result: SyncResult) -> None:
+        """The pass in the metrics."""
+        metrics = self.metrics
+        metrics.set_revision(result.revision)
+        metrics.managed.set(result.managed)
+        metrics.applied.inc(len(result.changed))
+        metrics.drifted.inc(len(result.drifted))
+        metrics.pruned.inc(len(result.pruned))
+        metrics.kept.set(len(result.prune.kept_in_use) if result.prune else 0)
+        metrics.set_stacks(result.stacks)
+        for kind, happened in (
+            (ErrorKind.APPLY, bool(result.failed)),
+            (ErrorKind.PRUNE, bool(result.prune_errors)),
+            (ErrorKind.HEALTH, result.health_error is not None),
+        ):
+            if happened:
+                metrics.error(kind)
+        if result.status_errors:
+            metrics.error(ErrorKind.STATUS, len(result.status_errors))
+
+
+def error_kind(exc: SyncError) -> ErrorKind:
+    """The ``csops_sync_errors_total`` kind of a pass that raised ``exc``."""
+    if isinstance(exc, RevisionError):
+        return ErrorKind.REVISION
+    if isinstance(exc, FetchError):
+        return ErrorKind.FETCH
+    return ErrorKind.API if isinstance(exc, ApiError) else ErrorKind.APPLY
+
+
+def pass_fields(result: SyncResult) -> dict[str, object]:
+    """The log fields of a pass: revision, summary, duration, and what drifted."""
+    fields: dict[str, object] = {
+        "revision": result.revision,
+        "result": result.summary(),
+        "seconds": round(result.duration, 3),
+    }
+    if result.drifted:
+        fields["drifted"] = ",".join(sorted(str(oid) for oid in result.drifted))
+    return fields

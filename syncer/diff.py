@@ -1,4 +1,10 @@
-"""What a sync would change, computed without changing anything (server-side dry-run apply)."""
+"""What a sync would change, computed without changing anything (server-side dry-run apply).
+
+Objects that left the manifests go through the same prune guards as a sync (with the default
+limits): those a sync deletes are ``removed``; those it keeps are ``kept``, with the reason (in
+use by which Clusters, a CRD or Namespace, prune disabled, owned by another ApplySet, or the
+whole prune held back by the share limit).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from csops.syncer.errors import ApiError, NotFoundError
 from csops.syncer.inventory import PART_OF_LABEL, InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId
+from csops.syncer.prune import PruneGuards, PrunePlan, plan
+from csops.syncer.reconcile import class_usage
 
 VOLATILE = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
 
@@ -23,8 +31,10 @@ VOLATILE = ("managedFields", "resourceVersion", "generation", "uid", "creationTi
 @dataclass
 class ObjectDiff:
     id: ObjectId
-    action: str  # added | changed | removed | waiting
+    action: str  # added | changed | removed | kept
     diff: str
+    reason: str = ""
+    """Why a sync keeps an object that left the manifests."""
 
 
 @dataclass
@@ -32,13 +42,29 @@ class ClusterDiff:
     added: list[ObjectDiff] = field(default_factory=list)
     changed: list[ObjectDiff] = field(default_factory=list)
     removed: list[ObjectDiff] = field(default_factory=list)
+    kept: list[ObjectDiff] = field(default_factory=list)
     errors: dict[ObjectId, str] = field(default_factory=dict)
     waiting: dict[ObjectId, str] = field(default_factory=dict)
     """Class objects a sync would not add yet: what each waits for (its node images)."""
 
     @property
     def empty(self) -> bool:
+        """Whether a sync would change nothing (kept objects change nothing)."""
         return not (self.added or self.changed or self.removed)
+
+
+def kept_reasons(prune: PrunePlan) -> dict[ObjectId, str]:
+    """Why each stale object a sync keeps stays, in the words ``sync`` logs."""
+    reasons = {oid: f"in use by {', '.join(users)}" for oid, users in prune.kept_in_use.items()}
+    reasons.update(
+        dict.fromkeys(prune.protected, "CRDs and Namespaces are pruned only with --allow-crd-prune")
+    )
+    reasons.update(
+        dict.fromkeys(prune.orphaned, "released: prune disabled or owned by another ApplySet")
+    )
+    if prune.blocked:
+        reasons.update(dict.fromkeys(prune.delete, prune.blocked))
+    return reasons
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -79,12 +105,13 @@ def cluster_diff(
     *,
     name: str = "csops",
     inventory_namespace: str = "csops-system",
+    guards: PruneGuards | None = None,
 ) -> ClusterDiff:
     """Added/changed/removed objects with unified YAML diffs; makes no persistent change.
 
     Changed objects are compared against a server-side dry-run apply, so defaults and other
-    managers' fields are shown as the server would keep them. ``removed`` lists inventory members
-    no longer desired (prune guards are not evaluated here).
+    managers' fields are shown as the server would keep them. Inventory members no longer
+    desired are ``removed`` or ``kept`` as the prune ``guards`` of a sync decide.
     """
     objects = desired.load(manifests)
     store = InventoryStore(kube, name, inventory_namespace)
@@ -113,8 +140,24 @@ def cluster_diff(
         except ApiError as exc:
             result.errors[obj.id] = str(exc)
     wanted = {o.id for o in objects}
-    for oid, live in sorted(engine.read(store.read().members - wanted).items()):
-        if live is not None:
+    inventory = store.read()
+    stale = inventory.members - wanted
+    lives = engine.read(stale)
+    prune = plan(
+        stale,
+        lives.__getitem__,
+        applyset=store.id,
+        inventory_size=len(inventory.members),
+        usage=class_usage(kube),
+        guards=guards or PruneGuards(),
+    )
+    reasons = kept_reasons(prune)
+    for oid, live in sorted(lives.items()):
+        if live is None:
+            continue
+        if oid in reasons:
+            result.kept.append(ObjectDiff(oid, "kept", "", reasons[oid]))
+        else:
             result.removed.append(ObjectDiff(oid, "removed", _unified(oid, _clean(live), "")))
     return result
 

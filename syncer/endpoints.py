@@ -7,6 +7,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from csops.syncer import webhook
+from csops.syncer.errors import listen_failed
 from csops.syncer.metrics import Metrics
 
 
@@ -67,7 +68,10 @@ class Endpoints:
                 self._reply(202, b"accepted\n")
 
         self.secret = secret
-        self.server = ThreadingHTTPServer(address, Handler)
+        try:
+            self.server = ThreadingHTTPServer(address, Handler)
+        except OSError as exc:
+            raise listen_failed("/metrics, /healthz, /readyz", "--listen", address, exc) from None
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

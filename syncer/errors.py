@@ -9,6 +9,7 @@
     ├── FetchError               the git repository or local path could not be read
     ├── RevisionError            a revision's manifests are empty or unparsable
     ├── LeadershipLostError      the Lease was lost mid-pass; stopped before the next write
+    ├── ServeError               an endpoint cannot be served (address taken, bad certificate)
     └── csops.syncer.addons.errors.AddonError   one cluster's addons cannot converge
 """
 
@@ -47,3 +48,17 @@ class RevisionError(SyncError):
 
 class LeadershipLostError(SyncError):
     """The leader lease was lost mid-pass: the pass stopped before its next write."""
+
+
+class ServeError(SyncError):
+    """An HTTP(S) endpoint cannot be served: its address is taken or its certificate unusable."""
+
+
+def listen_failed(what: str, option: str, address: tuple[str, int], exc: OSError) -> ServeError:
+    """The one-line error for an address that cannot be bound (busy, not local, no permission)."""
+    host, port = address
+    reason = exc.strerror or str(exc)
+    return ServeError(
+        f"cannot serve {what} on {host}:{port} ({option}): {reason}; "
+        "choose a free port or stop what is listening there"
+    )

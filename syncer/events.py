@@ -1,6 +1,7 @@
 """Kubernetes Events (``kubectl describe`` shows them): their bodies, built purely.
 
-The management sync records ``Synced`` / ``SyncFailed`` / ``KeptInUse`` on a ClusterStack; the
+The management sync records ``Synced``, ``DriftCorrected``, ``Pruned``, ``KeptInUse`` and
+``SyncFailed`` on the ClusterStack they concern; the
 addon controller records ``Applied``, ``UpgradeStarted``, ``UpgradeDone`` and ``Failed`` on a
 ClusterAddon. :class:`~csops.syncer.statuswriter.StatusWriter` sends them.
 """
@@ -26,6 +27,8 @@ class Reason(StrEnum):
     SYNCED = "Synced"
     SYNC_FAILED = "SyncFailed"
     KEPT_IN_USE = "KeptInUse"
+    DRIFT_CORRECTED = "DriftCorrected"
+    PRUNED = "Pruned"
     APPLIED = "Applied"
     UPGRADE_STARTED = "UpgradeStarted"
     UPGRADE_DONE = "UpgradeDone"

@@ -57,23 +57,36 @@ class Kube:
 
     @classmethod
     def from_kubeconfig(
-        cls, kubeconfig: Path | None, *, field_manager: str = FIELD_MANAGER, clock: Clock = SYSTEM
+        cls,
+        kubeconfig: Path | None,
+        *,
+        context: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+        clock: Clock = SYSTEM,
     ) -> Kube:
+        """A client from ``kubeconfig`` (default: in-cluster, then ``~/.kube/config``) and
+        its ``context`` (default: the current one; a context means a kubeconfig, never the
+        in-cluster account)."""
         from kubernetes import client, config
 
         configuration = client.Configuration()
+        where = f"kubeconfig {kubeconfig or '(default)'}" + (
+            f", context {context!r}" if context else ""
+        )
         try:
-            if kubeconfig is None:
+            if kubeconfig is None and context is None:
                 try:
                     config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
                 except config.ConfigException:
                     config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             else:
                 config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=str(kubeconfig), client_configuration=configuration
+                    config_file=str(kubeconfig) if kubeconfig else None,
+                    context=context,
+                    client_configuration=configuration,
                 )
         except (config.ConfigException, OSError) as exc:
-            raise ApiError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {exc}") from exc
+            raise ApiError(f"cannot load {where}: {exc}") from exc
         configuration.retries = False
         api = client.ApiClient(configuration)
         api.user_agent = "csops-syncer"
@@ -298,8 +311,10 @@ class Kube:
         label_selector: str | None,
         resource_version: str,
         timeout_seconds: int = 300,
+        namespace: str | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Stream ``(type, object)`` watch events until the server closes the watch."""
+        """Stream ``(type, object)`` watch events until the server closes the watch (every
+        namespace unless ``namespace`` is given)."""
         query = {
             "watch": "true",
             "resourceVersion": resource_version,
@@ -310,7 +325,7 @@ class Kube:
             query["labelSelector"] = label_selector
         response = self._request(
             "GET",
-            self._path(resource, None),
+            self._path(resource, namespace),
             query=query,
             stream=True,
             timeout=timeout_seconds + 10,

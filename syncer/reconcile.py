@@ -5,7 +5,8 @@ repaired by the next pass:
 2. record the inventory as a superset (old members plus desired) before any write;
 3. apply in stages and wait (the :class:`~csops.syncer.engine.Engine`);
 4. prune what left the revision, behind the guards of :mod:`~csops.syncer.prune`;
-5. write ClusterStack / ClusterStackRelease status (:mod:`~csops.syncer.stackstatus`);
+5. write ClusterStack / ClusterStackRelease status and Events (:mod:`~csops.syncer.stackstatus`),
+   and mark ClusterStacks that are in the cluster but not in git;
 6. narrow the inventory to what remains.
 """
 
@@ -15,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from csops.renderer import RELEASES_ANNOTATION
 from csops.syncer import desired, health, nodeimages, stackstatus
 from csops.syncer.changeset import Action, Change, ChangeSet
-from csops.syncer.clock import SYSTEM, Clock
+from csops.syncer.clock import SYSTEM, Clock, timestamp
 from csops.syncer.engine import Engine, EngineOptions
 from csops.syncer.errors import NotFoundError
 from csops.syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
 from csops.syncer.kube import Kube
+from csops.syncer.lastapplied import LastApplied
 from csops.syncer.objects import ObjectId, Resource
 from csops.syncer.ordering import FOUNDATION, stage_of
 from csops.syncer.prune import PruneGuards, PrunePlan, plan
@@ -52,6 +55,16 @@ class SyncResult:
     held: dict[ObjectId, str] = field(default_factory=dict)
     """Class objects not applied yet: what each waits for (its release's node images)."""
     duration: float = 0.0
+    drifted: set[ObjectId] = field(default_factory=set)
+    """Objects changed or deleted outside git that the pass put back."""
+    pruned_releases: dict[ObjectId, str] = field(default_factory=dict)
+    """Each pruned object's release annotation (which ClusterStack it belonged to)."""
+    stacks: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """(namespace, name) of each ClusterStack in git → whether it is Ready."""
+    unmanaged: list[tuple[str, str]] = field(default_factory=list)
+    """ClusterStacks in the cluster that are not in git (left alone, marked)."""
+    managed: int = 0
+    """Objects in the inventory after the pass."""
 
     @property
     def failed(self) -> list[Change]:
@@ -67,7 +80,8 @@ class SyncResult:
 
     def summary(self) -> str:
         parts = [
-            f"{len(self.changed)} applied",
+            f"{len(self.changed)} applied"
+            + (f" ({len(self.drifted)} drift)" if self.drifted else ""),
             f"{len(self.outcomes) - len(self.changed) - len(self.failed)} unchanged",
             f"{len(self.pruned)} pruned",
         ]
@@ -93,7 +107,17 @@ class SyncResult:
             "pruneBlocked": self.prune.blocked if self.prune else None,
             "pruneErrors": {str(k): v for k, v in self.prune_errors.items()},
             "healthError": self.health_error,
+            "unmanaged": [f"{ns}/{name}" for ns, name in self.unmanaged],
         }
+
+
+def class_usage(kube: Kube) -> ClassUsage:
+    """Every Cluster in every namespace (none when CAPI's CRDs are not installed)."""
+    try:
+        resource = kube.resource_for_group(CLUSTER_GROUP, "Cluster")
+    except NotFoundError:
+        return ClassUsage()
+    return ClassUsage.of(kube.list(resource).items)
 
 
 class Reconciler:
@@ -124,6 +148,7 @@ class Reconciler:
         self.engine = Engine(
             kube, engine_options, clock=clock, may_write=may_write, cancelled=cancelled
         )
+        self.last_applied: LastApplied | None = None
 
     @property
     def managed(self) -> set[Resource]:
@@ -135,12 +160,18 @@ class Reconciler:
         objects = desired.load(revision.manifests)  # RevisionError: nothing applied or pruned
         result = SyncResult(revision.name)
         inventory = self.store.read()
+        if self.last_applied is None:  # a restart: the last pass's revision, without digests
+            state = inventory.state
+            self.last_applied = LastApplied(state.get("revision") if state.get("ok") else None)
         ids = {o.id for o in objects}
         self.engine.before_write("recording the inventory")
         self.store.write(inventory.members | ids, inventory.state)  # superset first
         changes, gate = self._apply(objects)
         result.outcomes, result.health_error = changes.entries, changes.health_error
         result.held = {oid: gate.message(r) for oid, r in _held_by(objects, gate).items()}
+        result.drifted = self.last_applied.drifted(
+            revision.name, ((o.id, o.body) for o in objects), (c.id for c in result.changed)
+        )
         if self.options.prune and not result.failed:
             self._prune(inventory, ids, result)
             members = ids | (result.prune.retained if result.prune else set())
@@ -152,6 +183,9 @@ class Reconciler:
         result.duration = self.clock.monotonic() - started
         self.engine.before_write("narrowing the inventory")
         self.store.write(members, result.state())
+        result.managed = len(members)
+        if result.ok:
+            self.last_applied.succeeded(revision.name, ((o.id, o.body) for o in objects))
         return result
 
     def _apply(
@@ -199,7 +233,7 @@ class Reconciler:
             lives.__getitem__,
             applyset=self.store.id,
             inventory_size=len(inventory.members),
-            usage=self._class_usage(),
+            usage=class_usage(self.kube),
             guards=self.options.guards,
         )
         if result.prune.blocked:
@@ -207,16 +241,12 @@ class Reconciler:
         for change in self.engine.delete(result.prune.delete, lives).entries:
             if change.action == Action.DELETED:
                 result.pruned.append(change.id)
+                annotations = ((lives.get(change.id) or {}).get("metadata") or {}).get(
+                    "annotations"
+                ) or {}
+                result.pruned_releases[change.id] = annotations.get(RELEASES_ANNOTATION, "")
             else:
                 result.prune_errors[change.id] = change.error or "delete failed"
-
-    def _class_usage(self) -> ClassUsage:
-        """Every Cluster in every namespace (none when CAPI's CRDs are not installed)."""
-        try:
-            resource = self.kube.resource_for_group(CLUSTER_GROUP, "Cluster")
-        except NotFoundError:
-            return ClassUsage()
-        return ClassUsage.of(self.kube.list(resource).items)
 
     def _write_status(
         self,
@@ -236,11 +266,32 @@ class Reconciler:
             result.summary(),
             revision.kubernetes_versions(stackstatus.release_names(objects, kept)),
             gate,
+            drifted=frozenset(result.drifted),
+            pruned=result.pruned_releases,
+            now=timestamp(self.clock),
         )
         live = {oid: change.live for oid, change in by_id.items()}
+        updates = stackstatus.compute(objects, report, live)
+        result.stacks = stackstatus.ready_of(updates)
+        strangers = self._unmanaged_stacks()
+        result.unmanaged = [
+            (str(s["metadata"].get("namespace", "")), str(s["metadata"]["name"])) for s in strangers
+        ]
+        updates += stackstatus.unmanaged(strangers, revision.name)
         writer = StatusWriter(self.kube, clock=self.clock)
-        stackstatus.publish(writer, stackstatus.compute(objects, report, live))
+        stackstatus.publish(writer, updates)
         return writer.errors
+
+    def _unmanaged_stacks(self) -> list[dict[str, Any]]:
+        """ClusterStacks in the cluster without any ApplySet's label (applied by hand)."""
+        try:
+            resource = self.kube.resource_for_group(stackstatus.GROUP, "ClusterStack")
+            items = self.kube.list(resource).items
+        except NotFoundError:
+            return []
+        return [
+            s for s in items if PART_OF_LABEL not in ((s.get("metadata") or {}).get("labels") or {})
+        ]
 
 
 def _held_by(

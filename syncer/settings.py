@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csops.syncer.gitauth import GitAuth
 from csops.syncer.reconcile import SyncOptions
 from csops.syncer.source import DEFAULT_PATH
 
@@ -48,7 +49,11 @@ class Settings:
     repo: str
     branch: str | None = None
     path: str = DEFAULT_PATH
+    git: GitAuth = field(default_factory=GitAuth)
+    """Credentials of a private git source."""
     kubeconfig: Path | None = None
+    context: str | None = None
+    """The kubeconfig context (default: its current context)."""
     name: str = "csops"
     """The inventory (ApplySet parent Secret) name; also names the Lease."""
     inventory_namespace: str = "csops-system"

@@ -1,15 +1,23 @@
 """ClusterStack / ClusterStackRelease status as CSO writes it, computed from one pass (pure).
 
 ClusterStackRelease: ``resources[]`` (synced / not-synced with the error), ``kubernetesVersion``,
+ClusterStackRelease: ``resources[]`` (synced / not-synced with the error), ``kubernetesVersion``,
 ``ready``, conditions ``NodeImagesReady`` (releases with node images), ``HelmChartApplied`` and
 ``Ready``, plus the git ``revision``. A release whose node images are not ready is not ready:
 its held-back class objects are not-synced and the conditions name the images it waits for.
 ClusterStack: ``summary[]`` per release with phase, ``usableVersions`` (dot form, joined with
 ", " as CSO does, ready releases), ``latestRelease``, conditions
-``ClusterStackReleasesSynced`` and ``Ready``, ``revision``; an Event says how the pass went.
+``ClusterStackReleasesSynced`` and ``Ready``, ``revision``, and csops's own ``keptInUse``
+(releases gone from git that Clusters still use) and ``drift`` (objects put back after a change
+outside git). A ClusterStack in the cluster but not in git gets only a ``ManagedFromGit=False``
+condition saying how to add it.
+
+Events go to the ClusterStack they concern: ``Synced`` (its objects a new revision changed),
+``DriftCorrected`` (which objects were put back), ``Pruned`` (which were deleted) whenever a
+pass did that; ``KeptInUse`` and ``SyncFailed`` with the status that says so.
+
 :func:`compute` only decides; :func:`publish` hands the result to the
-:class:`~csops.syncer.statuswriter.StatusWriter`, which writes a status only when it changed
-and then records the Events.
+:class:`~csops.syncer.statuswriter.StatusWriter`, which writes a status only when it changed.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from csops.renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
 from csops.syncer.changeset import Action, Change
-from csops.syncer.conditions import Condition, ResourceEntry, Sync, resource_entry
+from csops.syncer.conditions import Condition, ResourceEntry, Severity, Sync, resource_entry
 from csops.syncer.desired import DesiredObject
 from csops.syncer.events import EventType, Reason
 from csops.syncer.nodeimages import NodeImageGate
@@ -33,6 +41,11 @@ if TYPE_CHECKING:
 GROUP = "clusterstack.x-k8s.io"
 API_VERSION = f"{GROUP}/v1alpha1"
 STACK_LABEL = "clusterstack.x-k8s.io/clusterstack"
+MANAGED_CONDITION = "ManagedFromGit"
+SYNC_TIME = "lastSyncTime"
+"""When a pass last changed the ClusterStack's status (a revision, drift, prune, a failure)."""
+LISTED_OBJECTS = 10
+"""At most this many objects are named in one Event or status field (then "and N more")."""
 
 
 class Phase(StrEnum):
@@ -56,16 +69,31 @@ class PassReport:
     """Release name → its Kubernetes version (from the release bundle's metadata)."""
     node_images: NodeImageGate = field(default_factory=NodeImageGate)
     """Which releases wait for their node images, and the class objects held back for them."""
+    drifted: frozenset[ObjectId] = frozenset()
+    """Objects changed or deleted outside git that this pass put back."""
+    pruned: Mapping[ObjectId, str] = field(default_factory=dict)
+    """Objects this pass deleted → the releases their annotation named."""
+    now: str = ""
+    """The pass's time (drift records carry it)."""
+
+
+Event = tuple[Reason, str, EventType]
 
 
 @dataclass(frozen=True)
 class StatusUpdate:
-    """One status to write and the Events to record when it was written."""
+    """One status to write, the Events recorded when it was written, and the Events recorded
+    in any case (what the pass did to the objects)."""
 
     target: Reference
     status: dict[str, Any]
     live: dict[str, Any] | None = None
-    events: tuple[tuple[Reason, str, EventType], ...] = ()
+    events: tuple[Event, ...] = ()
+    activity: tuple[Event, ...] = ()
+    stamp: str | None = None
+    """A field set to the time of the write (``lastSyncTime``)."""
+    partial: bool = False
+    """Only the fields given are csops's (a ClusterStack not managed from git)."""
 
 
 @dataclass
@@ -205,6 +233,13 @@ def _phase(release: ReleaseStatus) -> Phase:
     return Phase.PROVIDER if release.waiting and not release.errors else Phase.APPLYING
 
 
+def listed(ids: Sequence[ObjectId] | Sequence[str], limit: int = LISTED_OBJECTS) -> str:
+    """``a, b, c and 4 more``: what an Event or a message names."""
+    names = sorted(str(i) for i in ids)
+    text = ", ".join(names[:limit])
+    return f"{text} and {len(names) - limit} more" if len(names) > limit else text
+
+
 def _stack_status(
     mine: list[ReleaseStatus], revision: str
 ) -> tuple[dict[str, Any], bool, list[ReleaseStatus]]:
@@ -232,6 +267,7 @@ def _stack_status(
     synced = Condition.of(
         "ClusterStackReleasesSynced", not failed, "FailedToSync", "; ".join(failed)
     )
+    kept = [r for r in mine if r.kept_by]
     status: dict[str, Any] = {
         "summary": summary,
         "usableVersions": ", ".join(_dot(r.name) for r in ready),
@@ -245,13 +281,122 @@ def _stack_status(
             ).to_api(),
         ],
         "revision": revision,
+        "keptInUse": [{"release": r.name, "clusters": list(r.kept_by)} for r in kept],
     }
     if ready:
         latest = ready[-1]
         status["latestRelease"] = _dot_name(latest.name) + (
             f" | {latest.kubernetes_version}" if latest.kubernetes_version else ""
         )
-    return status, ok, [r for r in mine if r.kept_by]
+    return status, ok, kept
+
+
+def _drift(live: dict[str, Any] | None, drifted: list[ObjectId], now: str) -> dict[str, Any]:
+    """``status.drift``: corrections so far, and the last one's time and objects."""
+    old = dict(((live or {}).get("status") or {}).get("drift") or {})
+    if not drifted:
+        return old
+    names = sorted(str(oid) for oid in drifted)
+    return {
+        "corrections": int(old.get("corrections") or 0) + len(drifted),
+        "lastTime": now,
+        "lastObjects": names[:LISTED_OBJECTS],
+    }
+
+
+class Ownership:
+    """Which ClusterStack each object of a pass belongs to (its releases' stack, or itself)."""
+
+    def __init__(self, objects: Sequence[DesiredObject], releases: Mapping[tuple[str, str], Any]):
+        labels_of = {
+            (o.id.namespace, o.id.name): (o.body.get("metadata") or {}).get("labels") or {}
+            for o in objects
+            if o.id.kind == "ClusterStackRelease"
+        }
+        self.stacks = sorted(
+            o.id for o in objects if o.id.group == GROUP and o.id.kind == "ClusterStack"
+        )
+        self.release_stack: dict[tuple[str, str], ObjectId] = {}
+        for namespace, name in releases:
+            for stack in self.stacks:
+                labels = labels_of.get((namespace, name))
+                if stack.namespace == namespace and (
+                    (labels or {}).get(STACK_LABEL) == stack.name
+                    or (not labels and name.startswith(stack.name + "-"))
+                ):
+                    self.release_stack[(namespace, name)] = stack
+        self.annotations = {o.id: o.annotations.get(RELEASES_ANNOTATION, "") for o in objects}
+
+    def releases(self, stack: ObjectId) -> list[tuple[str, str]]:
+        return [key for key, owner in self.release_stack.items() if owner == stack]
+
+    def stacks_of(self, oid: ObjectId, releases_annotation: str | None = None) -> set[ObjectId]:
+        """The ClusterStacks ``oid`` belongs to (``releases_annotation``: of a pruned one).
+
+        A release the pass no longer knows (it was pruned) belongs to the ClusterStack its
+        name starts with, as CSO names releases.
+        """
+        if oid.group == GROUP and oid.kind == "ClusterStack":
+            return {oid}
+        names = [oid.name] if _is_release(oid) else []
+        value = (
+            self.annotations.get(oid, "") if releases_annotation is None else releases_annotation
+        )
+        names += [r.strip() for r in value.split(",") if r.strip()]
+        found = set()
+        for name in names:
+            owner = self.release_stack.get((oid.namespace, name))
+            if owner is None:
+                owner = next(
+                    (
+                        stack
+                        for stack in self.stacks
+                        if stack.namespace == oid.namespace and name.startswith(stack.name + "-")
+                    ),
+                    None,
+                )
+            if owner is not None:
+                found.add(owner)
+        return found
+
+
+def _activity(stack: ObjectId, owners: Ownership, report: PassReport) -> list[Event]:
+    """What the pass did to this ClusterStack's objects, as Events."""
+    mine = [
+        oid for oid, c in report.changes.items() if c.changed and stack in owners.stacks_of(oid)
+    ]
+    drifted = [oid for oid in mine if oid in report.drifted]
+    applied = [oid for oid in mine if oid not in report.drifted]
+    pruned = [
+        oid for oid, releases in report.pruned.items() if stack in owners.stacks_of(oid, releases)
+    ]
+    events: list[Event] = []
+    if applied:
+        events.append(
+            (
+                Reason.SYNCED,
+                f"revision {report.revision}: applied {len(applied)} object(s): {listed(applied)}",
+                EventType.NORMAL,
+            )
+        )
+    if drifted:
+        events.append(
+            (
+                Reason.DRIFT_CORRECTED,
+                f"put back {len(drifted)} object(s) changed or deleted outside git: "
+                f"{listed(drifted)}",
+                EventType.WARNING,
+            )
+        )
+    if pruned:
+        events.append(
+            (
+                Reason.PRUNED,
+                f"deleted {len(pruned)} object(s) no longer in git: {listed(pruned)}",
+                EventType.NORMAL,
+            )
+        )
+    return events
 
 
 def compute(
@@ -269,31 +414,24 @@ def compute(
         )
         for (namespace, name), entry in releases.items()
     ]
-    labels_of = {
-        (o.id.namespace, o.id.name): (o.body.get("metadata") or {}).get("labels") or {}
-        for o in objects
-        if o.id.kind == "ClusterStackRelease"
-    }
-    for obj in objects:
-        if obj.id.group != GROUP or obj.id.kind != "ClusterStack":
-            continue
-        mine = [
-            r
-            for (ns, name), r in releases.items()
-            if ns == obj.id.namespace
-            and (
-                labels_of.get((ns, name), {}).get(STACK_LABEL) == obj.id.name
-                or (not labels_of.get((ns, name)) and name.startswith(obj.id.name + "-"))
-            )
-        ]
+    owners = Ownership(objects, releases)
+    for stack in owners.stacks:
+        mine = [releases[key] for key in owners.releases(stack)]
         status, ok, kept = _stack_status(mine, report.revision)
-        events = [
-            (
-                Reason.SYNCED if ok else Reason.SYNC_FAILED,
-                f"revision {report.revision}: {report.summary}",
-                EventType.NORMAL if ok else EventType.WARNING,
-            )
+        drifted = [
+            oid
+            for oid in report.drifted
+            if report.changes.get(oid) and stack in owners.stacks_of(oid)
         ]
+        status["drift"] = _drift(live.get(stack), drifted, report.now)
+        if not status["drift"]:
+            del status["drift"]
+        events: list[Event] = []
+        if not ok:
+            failed = status["conditions"][1].get("message", "")
+            events.append(
+                (Reason.SYNC_FAILED, f"revision {report.revision}: {failed}", EventType.WARNING)
+            )
         events += [
             (
                 Reason.KEPT_IN_USE,
@@ -302,15 +440,72 @@ def compute(
             )
             for r in kept
         ]
-        target = Reference(API_VERSION, "ClusterStack", obj.id.namespace, obj.id.name)
-        updates.append(StatusUpdate(target, status, live.get(obj.id), tuple(events)))
+        target = Reference(API_VERSION, "ClusterStack", stack.namespace, stack.name)
+        updates.append(
+            StatusUpdate(
+                target,
+                status,
+                live.get(stack),
+                tuple(events),
+                tuple(_activity(stack, owners, report)),
+                stamp=SYNC_TIME,
+            )
+        )
+    return updates
+
+
+def ready_of(updates: Sequence[StatusUpdate]) -> dict[tuple[str, str], bool]:
+    """Each ClusterStack's ``Ready`` from the updates :func:`compute` made."""
+    found = {}
+    for update in updates:
+        if update.target.kind == "ClusterStack":
+            ready = [c for c in update.status["conditions"] if c["type"] == "Ready"]
+            key = (update.target.namespace, update.target.name)
+            found[key] = bool(ready) and ready[0]["status"] == "True"
+    return found
+
+
+def unmanaged(stacks: Sequence[dict[str, Any]], source: str) -> list[StatusUpdate]:
+    """A ``ManagedFromGit=False`` condition for each ClusterStack that is not in git.
+
+    Other controllers' conditions stay; ``Ready`` is set only where nobody else set it.
+    """
+    updates = []
+    for stack in stacks:
+        meta = stack.get("metadata") or {}
+        name, namespace = str(meta.get("name", "")), str(meta.get("namespace", ""))
+        message = (
+            f"csops syncs ClusterStacks from git ({source}) and leaves this one alone: it is "
+            f"never changed or deleted. To manage it, add it to the stacks repository as "
+            f"clusterstacks/{name}.yaml (namespace {namespace}), then run csops render and "
+            "commit"
+        )
+        managed = Condition(MANAGED_CONDITION, False, "NotInRepository", message, Severity.WARNING)
+        old = [c for c in ((stack.get("status") or {}).get("conditions") or []) if c.get("type")]
+        others = [c for c in old if c["type"] not in (MANAGED_CONDITION, "Ready")]
+        ready = [c for c in old if c["type"] == "Ready"]
+        if not ready or ready[0].get("reason") == "NotManagedFromGit":
+            ready = [
+                Condition(
+                    "Ready", False, "NotManagedFromGit", "not in git: see ManagedFromGit"
+                ).to_api()
+            ]
+        status = {"conditions": [*others, *ready, managed.to_api()]}
+        target = Reference(API_VERSION, "ClusterStack", namespace, name)
+        updates.append(StatusUpdate(target, status, stack, partial=True))
     return updates
 
 
 def publish(writer: StatusWriter, updates: Sequence[StatusUpdate]) -> None:
-    """Write each status that changed, then record its Events."""
+    """Write each status that changed and record its Events; record every activity Event."""
     for update in updates:
-        if writer.write(update.target, update.status, live=update.live):
-            involved = update.live or update.target.skeleton()
-            for reason, message, kind in update.events:
-                writer.event(involved, reason, message, kind)
+        written = writer.write(
+            update.target,
+            update.status,
+            live=update.live,
+            stamp=update.stamp,
+            partial=update.partial,
+        )
+        involved = update.live or update.target.skeleton()
+        for reason, message, kind in (update.events if written else ()) + update.activity:
+            writer.event(involved, reason, message, kind)

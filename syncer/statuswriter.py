@@ -36,10 +36,19 @@ class StatusWriter:
         logs.get().warning("cannot write status", extra={"error": message})
 
     def write(
-        self, target: Reference, status: dict[str, Any], *, live: dict[str, Any] | None = None
+        self,
+        target: Reference,
+        status: dict[str, Any],
+        *,
+        live: dict[str, Any] | None = None,
+        stamp: str | None = None,
+        partial: bool = False,
     ) -> bool:
         """Apply ``status`` to ``target`` when it differs from ``live`` (read when not given).
 
+        ``stamp`` names a field set to the current time whenever the rest changed (kept
+        otherwise, like a condition's ``lastTransitionTime``). ``partial``: the status holds
+        only some fields, the others belong to someone else and are left as they are.
         True when a write was made; False when nothing changed, the object is gone or the
         write failed (then :attr:`errors` says why).
         """
@@ -50,16 +59,22 @@ class StatusWriter:
             if live is None:
                 return False
             old = live.get("status") or {}
+            now = timestamp(self.clock)
             new = {
                 **status,
                 "conditions": with_transition_times(
-                    status.get("conditions") or [], old.get("conditions"), timestamp(self.clock)
+                    status.get("conditions") or [], old.get("conditions"), now
                 ),
             }
+            if stamp is not None and old.get(stamp):
+                new[stamp] = old[stamp]
             before = {k: old[k] for k in new if k in old}
             before.setdefault("conditions", [])
-            if without_times(new) == without_times(before) and set(old) <= set(new):
+            same_keys = partial or set(old) <= set(new)
+            if without_times(new) == without_times(before) and same_keys:
                 return False
+            if stamp is not None:
+                new[stamp] = now
             body = {**target.skeleton(), "status": new}
             self.kube.apply_status(resource, body)
         except ApiError as exc:

@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from csops import options
+from csops import console, options
 from csops.errors import CommandFailed
 from csops.syncer import logs
 from csops.syncer.addons import clusteraddon
@@ -29,8 +29,9 @@ from csops.syncer.kube import Kube
     help="The rendered tree's releases directory (rendered/releases).",
 )
 @options.kubeconfig()
+@options.context
 @click.option("--once", is_flag=True, help="One pass over all Clusters, then exit (0 all ready).")
-@click.option("--namespace", default=None, help="Only Clusters in this namespace.")
+@options.namespace("Only Clusters in this namespace (default: every namespace).")
 @click.option(
     "--interval",
     type=float,
@@ -40,7 +41,10 @@ from csops.syncer.kube import Kube
 )
 @options.upgrade_timeout
 @options.stage_timeout
-@click.option("--hook-port", type=int, default=None, help="Serve CAPI runtime hooks (HTTPS).")
+@options.hook_listen
+@click.option(
+    "--hook-port", type=click.IntRange(0, 65535), default=None, hidden=True, help="Deprecated."
+)
 @options.hook_cert
 @options.hook_key
 @click.option(
@@ -50,20 +54,24 @@ from csops.syncer.kube import Kube
     metavar="URL",
     help="Print the ExtensionConfig for hooks served at URL (CA from --hook-cert).",
 )
-@options.log_format
+@options.logging
 def addons(  # noqa: PLR0917 - one parameter per click option
     releases_dir: Path,
     kubeconfig: Path | None,
+    context: str | None,
     once: bool,
     namespace: str | None,
     interval: float,
     upgrade_timeout: float,
     stage_timeout: float,
+    hook_listen: tuple[str, int] | None,
     hook_port: int | None,
     hook_cert: Path | None,
     hook_key: Path | None,
     extension_url: str | None,
     log_format: str,
+    log_level: str,
+    verbose: bool,
 ) -> None:
     """Apply each workload cluster's addons from its Cluster's release, and gate upgrades."""
     if extension_url is not None:
@@ -78,12 +86,17 @@ def addons(  # noqa: PLR0917 - one parameter per click option
             )
         )
         return
-    if hook_port is not None and (hook_cert is None or hook_key is None):
-        raise click.UsageError("--hook-port needs --hook-cert and --hook-key")
-    log = logs.configure(log_format)
-    kube = Kube.from_kubeconfig(kubeconfig)
+    if hook_port is not None:
+        console.err.print(
+            "warning: --hook-port is deprecated: use --hook-listen :PORT", style="yellow"
+        )
+        hook_listen = hook_listen or ("0.0.0.0", hook_port)
+    if hook_listen is not None and (hook_cert is None or hook_key is None):
+        raise click.UsageError("--hook-listen needs --hook-cert and --hook-key")
+    log = logs.configure(log_format, options.log_level(log_level, verbose))
+    kube = Kube.from_kubeconfig(kubeconfig, context=context)
     server: HookServer | None = None
-    options = AddonOptions(
+    settings = AddonOptions(
         interval=interval,
         upgrade_timeout=upgrade_timeout,
         stage_timeout=stage_timeout,
@@ -91,20 +104,22 @@ def addons(  # noqa: PLR0917 - one parameter per click option
     )
     if once:
         try:
-            results = addons_once(kube, releases_dir, options, None)
+            results = addons_once(kube, releases_dir, settings, None)
         finally:
             kube.close()
         if not all(r.ready for r in results.values()):
             raise CommandFailed()
         return
-    controller = AddonController(kube, releases_dir, options)
-    if hook_port is not None and hook_cert is not None and hook_key is not None:
-        hook_kube = Kube.from_kubeconfig(kubeconfig, field_manager=clusteraddon.HOOKS_FIELD_MANAGER)
+    controller = AddonController(kube, releases_dir, settings)
+    if hook_listen is not None and hook_cert is not None and hook_key is not None:
+        hook_kube = Kube.from_kubeconfig(
+            kubeconfig, context=context, field_manager=clusteraddon.HOOKS_FIELD_MANAGER
+        )
         handler = HookHandler(
             hook_kube, releases_dir, upgrade_timeout=upgrade_timeout, on_change=controller.wake
         )
-        server = HookServer(handler, hook_cert, hook_key, port=hook_port).start()
-        options.hook_server_ready = server.ready
+        server = HookServer(handler, hook_cert, hook_key, *hook_listen).start()
+        settings.hook_server_ready = server.ready
         log.info("serving CAPI runtime hooks", extra={"port": server.port})
     stop = threading.Event()
 

@@ -42,13 +42,17 @@ def _colour(text: str) -> None:
 def _cluster_report(report: Any, fmt: str) -> str:
     """Text, Markdown or JSON of the syncer's :class:`~syncer.diff.ClusterDiff`."""
     entries = [
-        (d.action, str(d.id), d.diff) for d in (*report.added, *report.changed, *report.removed)
+        (d.action, str(d.id), d.diff, d.reason)
+        for d in (*report.added, *report.changed, *report.removed, *report.kept)
     ]
     errors = {str(k): v for k, v in sorted(report.errors.items(), key=lambda kv: str(kv[0]))}
     waiting = {str(k): v for k, v in sorted(report.waiting.items(), key=lambda kv: str(kv[0]))}
     if fmt == "json":
         data = {
-            "objects": [{"action": a, "object": o, "diff": d} for a, o, d in entries],
+            "objects": [
+                {"action": a, "object": o, "diff": d, **({"reason": r} if r else {})}
+                for a, o, d, r in entries
+            ],
             "errors": errors,
             "waiting": waiting,
         }
@@ -57,20 +61,26 @@ def _cluster_report(report: Any, fmt: str) -> str:
         f"{len(report.added)} to add, {len(report.changed)} to change, "
         f"{len(report.removed)} to remove"
     ) + (f", {len(waiting)} waiting for node images" if waiting else "")
-    marks = {"added": "+", "changed": "~", "removed": "-"}
+    counts += f", {len(report.kept)} kept" if report.kept else ""
+    marks = {"added": "+", "changed": "~", "removed": "-", "kept": "="}
+
+    def line(action: str, obj: str, reason: str, quote: str = "") -> str:
+        why = f" (kept: {reason})" if reason else ""
+        return f"{marks[action]} {quote}{obj}{quote}{why}"
+
     if fmt == "markdown":
         lines = ["### csops diff --cluster", "", f"**{counts}**", ""]
-        lines += [f"- {marks[a]} `{o}`" for a, o, _ in entries]
+        lines += [f"- {line(a, o, r, '`')}" for a, o, _, r in entries]
         lines += [f"- ⚠️ `{o}`: {e}" for o, e in errors.items()]
         lines += [f"- ⏳ `{o}`: {w}" for o, w in waiting.items()]
-        diffs = [f"```diff\n{d}```\n" for _, _, d in entries if d]
+        diffs = [f"```diff\n{d}```\n" for _, _, d, _ in entries if d]
         return "\n".join(lines) + "\n\n" + "\n".join(diffs)
-    if report.empty and not errors and not waiting:
+    if report.empty and not errors and not waiting and not report.kept:
         return "The cluster is in sync with the render.\n"
-    lines = [counts, ""] + [f"{marks[a]} {o}" for a, o, _ in entries]
+    lines = [counts, ""] + [line(a, o, r) for a, o, _, r in entries]
     lines += [f"error: {o}: {e}" for o, e in errors.items()]
     lines += [f"waiting: {o}: {w}" for o, w in waiting.items()]
-    return "\n".join(lines) + "\n\n" + "".join(d for _, _, d in entries if d)
+    return "\n".join(lines) + "\n\n" + "".join(d for _, _, d, _ in entries if d)
 
 
 def _cluster_diff(
@@ -79,6 +89,7 @@ def _cluster_diff(
     fmt: str,
     mode: str | None,
     kubeconfig: Path | None,
+    context: str | None,
     name: str,
     inventory_namespace: str,
 ) -> tuple[str, bool, bool]:
@@ -96,7 +107,7 @@ def _cluster_diff(
                 target = Path(tmp) / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-        kube = Kube.from_kubeconfig(kubeconfig)
+        kube = Kube.from_kubeconfig(kubeconfig, context=context)
         try:
             report = cluster_diff(
                 manifests, kube, name=name, inventory_namespace=inventory_namespace
@@ -140,10 +151,11 @@ def _cluster_diff(
 @options.kubeconfig(
     "With --cluster: kubeconfig (default: $KUBECONFIG, in-cluster, then ~/.kube/config)."
 )
+@options.context
 @click.option(
     "--name", default="csops", show_default=True, help="With --cluster: the sync's inventory name."
 )
-@click.option("--inventory-namespace", default="csops-system", show_default=True)
+@options.inventory_namespace("With --cluster: namespace of the sync's inventory Secret.")
 def diff(
     repo: Path,
     *,
@@ -154,6 +166,7 @@ def diff(
     exit_code: bool,
     cluster: bool,
     kubeconfig: Path | None,
+    context: str | None,
     name: str,
     inventory_namespace: str,
 ) -> None:
@@ -171,6 +184,7 @@ def diff(
             fmt=fmt,
             mode=mode,
             kubeconfig=kubeconfig,
+            context=context,
             name=name,
             inventory_namespace=inventory_namespace,
         )

@@ -1,4 +1,4 @@
-"""``csops sync`` and ``csops status``: reconcile a management cluster toward the rendered tree.
+"""``csops sync``: reconcile a management cluster toward the rendered tree.
 
 The command only parses its flags into :class:`~csops.syncer.settings.Settings`; the
 :class:`~csops.syncer.application.Application` does the rest.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -15,46 +16,90 @@ import click
 
 from csops import console, options
 from csops.errors import CommandFailed
+from csops.options import F
 from csops.syncer import logs
 from csops.syncer.application import Application
-from csops.syncer.inventory import InventoryStore
-from csops.syncer.kube import Kube
+from csops.syncer.gitauth import GitAuth
 from csops.syncer.prune import PruneGuards
 from csops.syncer.reconcile import SyncOptions
 from csops.syncer.settings import AddonSettings, HookSettings, Settings, default_cache_dir
 from csops.syncer.source import DEFAULT_PATH
 
+TOKEN_ENV = "CSOPS_GIT_TOKEN"
+USERNAME_ENV = "CSOPS_GIT_USERNAME"
 
-def _listen(value: str | None) -> tuple[str, int] | None:
-    if not value:
-        return None
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT or :PORT")
-    return (host or "0.0.0.0", int(port))
+
+def _file(flag: str, help_text: str) -> Callable[[F], F]:
+    return click.option(flag, type=click.Path(dir_okay=False, path_type=Path), help=help_text)
+
+
+def git_options(command: F) -> F:
+    """The credentials of a private git source (docs/operations.md, "Git credentials")."""
+    flags = [
+        click.option(
+            "--git-secret",
+            metavar="[NAMESPACE/]NAME",
+            default=None,
+            help="A Secret with the keys username, password, bearerToken, identity, "
+            "known_hosts, ca.crt (Flux's; namespace default: --inventory-namespace).",
+        ),
+        _file(
+            "--git-ca-file", "CA bundle (PEM) an HTTPS git server's certificate is checked against."
+        ),
+        _file(
+            "--git-known-hosts",
+            "known_hosts with the SSH git server's host key (default: ~/.ssh/known_hosts).",
+        ),
+        _file("--git-ssh-key", "Private SSH key (unencrypted) for ssh:// and git@host: URLs."),
+        _file(
+            "--git-bearer-token-file",
+            "File with an HTTPS bearer token (sent as an Authorization header).",
+        ),
+        _file(
+            "--git-password-file",
+            f"File with the HTTPS password or access token (or env {TOKEN_ENV}).",
+        ),
+        click.option(
+            "--git-username",
+            default=None,
+            envvar=USERNAME_ENV,
+            help=f"HTTPS user name for the password or token (default: git; env {USERNAME_ENV}).",
+        ),
+    ]
+    for flag in flags:
+        command = flag(command)
+    return command
+
+
+def repo_of(repo: str | None, deprecated: str | None) -> str:
+    """REPO, or the deprecated ``--repo`` (with a warning); a usage error without either."""
+    if deprecated is not None:
+        console.err.print(
+            "warning: --repo is deprecated: give REPO as the argument", style="yellow"
+        )
+        if repo is not None and repo != deprecated:
+            raise click.UsageError(f"REPO {repo!r} and --repo {deprecated!r} disagree")
+        return deprecated
+    if repo is None:
+        raise click.UsageError("missing REPO: a git URL or a local path")
+    return repo
 
 
 @click.command("sync")
-@click.option(
-    "--repo",
-    required=True,
-    help="Git URL, or a local path (a directory, or a git repo with --branch).",
-)
+@click.argument("repo", required=False)
+@click.option("--repo", "repo_option", default=None, hidden=True, help="Deprecated: REPO.")
 @click.option("--branch", default=None, help="Branch to follow (default main for git URLs).")
 @click.option(
     "--path", "path", default=DEFAULT_PATH, show_default=True, help="Manifests dir in the repo."
 )
+@git_options
 @options.kubeconfig()
+@options.context
 @click.option("--once", is_flag=True, help="One pass, then exit (0 synced, 1 not).")
 @click.option(
     "--name", default="csops", show_default=True, help="Inventory (ApplySet parent Secret) name."
 )
-@click.option(
-    "--inventory-namespace",
-    default="csops-system",
-    show_default=True,
-    help="Namespace of the inventory Secret (created if missing).",
-)
+@options.inventory_namespace("Namespace of the inventory Secret (created if missing).")
 @click.option(
     "--interval", type=float, default=60.0, show_default=True, help="Poll interval, seconds."
 )
@@ -94,7 +139,12 @@ def _listen(value: str | None) -> tuple[str, int] | None:
     show_default=True,
     help="Lease duration in seconds, with --leader-elect.",
 )
-@click.option("--listen", default=None, help="HOST:PORT for /metrics, /healthz, /readyz, /hook.")
+@click.option(
+    "--listen",
+    type=options.ADDRESS,
+    default=None,
+    help="HOST:PORT or :PORT for /metrics, /healthz, /readyz and /hook.",
+)
 @click.option(
     "--webhook-secret-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -118,17 +168,24 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 )
 @options.stage_timeout
 @options.upgrade_timeout
-@click.option(
-    "--hook-listen", default=None, metavar="HOST:PORT", help="Serve CAPI runtime hooks (HTTPS)."
-)
+@options.hook_listen
 @options.hook_cert
 @options.hook_key
-@options.log_format
+@options.logging
 def sync(  # noqa: PLR0917 - one parameter per click option
-    repo: str,
+    repo: str | None,
+    repo_option: str | None,
     branch: str | None,
     path: str,
+    git_username: str | None,
+    git_password_file: Path | None,
+    git_bearer_token_file: Path | None,
+    git_ssh_key: Path | None,
+    git_known_hosts: Path | None,
+    git_ca_file: Path | None,
+    git_secret: str | None,
     kubeconfig: Path | None,
+    context: str | None,
     once: bool,
     name: str,
     inventory_namespace: str,
@@ -142,26 +199,34 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     concurrency: int,
     leader_elect: bool,
     lease_duration: float,
-    listen: str | None,
+    listen: tuple[str, int] | None,
     webhook_secret_file: Path | None,
     cache_dir: Path | None,
     addons: bool,
     addons_namespace: str | None,
     stage_timeout: float,
     upgrade_timeout: float,
-    hook_listen: str | None,
+    hook_listen: tuple[str, int] | None,
     hook_cert: Path | None,
     hook_key: Path | None,
     log_format: str,
+    log_level: str,
+    verbose: bool,
 ) -> None:
     """Reconcile the cluster toward the manifests of REPO (continuously, or --once), and
-    apply each workload cluster's addons (--no-addons to leave them alone)."""
-    hooks_at = _listen(hook_listen)
+    apply each workload cluster's addons (--no-addons to leave them alone).
+
+    \b
+    REPO is a git URL (https://, ssh://, git@host:path, file://) or a local path: a
+    directory read as is, or a git work tree followed on --branch.
+    """
+    source = repo_of(repo, repo_option)
+    hooks_at = hook_listen
     if hooks_at is not None and (hook_cert is None or hook_key is None):
         raise click.UsageError("--hook-listen needs --hook-cert and --hook-key")
     if hooks_at is not None and not addons:
         raise click.UsageError("--hook-listen serves the addon hooks; drop --no-addons")
-    log = logs.configure(log_format)
+    log = logs.configure(log_format, options.log_level(log_level, verbose))
     secret = None
     if webhook_secret_file is not None:
         secret = webhook_secret_file.read_bytes().strip()
@@ -171,10 +236,21 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     if hooks_at is not None and hook_cert is not None and hook_key is not None:
         hooks = HookSettings(hooks_at, hook_cert, hook_key)
     settings = Settings(
-        repo=repo,
+        repo=source,
         branch=branch,
         path=path,
+        git=GitAuth(
+            username=git_username or "",
+            password=os.environ.get(TOKEN_ENV, "").strip(),
+            password_file=git_password_file,
+            bearer_token_file=git_bearer_token_file,
+            ssh_key_file=git_ssh_key,
+            known_hosts_file=git_known_hosts,
+            ca_file=git_ca_file,
+            secret=git_secret,
+        ),
         kubeconfig=kubeconfig,
+        context=context,
         name=name,
         inventory_namespace=inventory_namespace,
         options=SyncOptions(
@@ -188,7 +264,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         cache_dir=cache_dir or default_cache_dir(),
         leader_elect=leader_elect,
         lease_duration=lease_duration,
-        listen=_listen(listen),
+        listen=listen,
         webhook_secret=secret,
         addons=(
             AddonSettings(addons_namespace, stage_timeout, upgrade_timeout, hooks)
@@ -209,52 +285,3 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     app.serve()
-
-
-@click.command("status")
-@options.kubeconfig()
-@click.option("--name", default="csops", show_default=True, help="Inventory name used by the sync.")
-@click.option(
-    "--inventory-namespace",
-    default="csops-system",
-    show_default=True,
-    help="Namespace of the inventory Secret.",
-)
-@options.output("output")
-def status(kubeconfig: Path | None, name: str, inventory_namespace: str, output: str) -> None:
-    """What is synced, what is held back by in-use protection, and the last error."""
-    kube = Kube.from_kubeconfig(kubeconfig)
-    try:
-        inventory = InventoryStore(kube, name, inventory_namespace).read()
-    finally:
-        kube.close()
-    state = inventory.state
-    data: dict[str, object] = {
-        "inventory": f"{inventory_namespace}/{name}",
-        "objects": len(inventory.members),
-        "revision": state.get("revision"),
-        "ok": state.get("ok"),
-        "failed": state.get("failed") or {},
-        "keptInUse": state.get("keptInUse") or {},
-        "pruneBlocked": state.get("pruneBlocked"),
-        "healthError": state.get("healthError"),
-    }
-    if output != "text":
-        console.structured(data, output)
-        return
-    if not inventory.members and not state:
-        click.echo(f"no inventory {inventory_namespace}/{name}: nothing synced yet")
-        raise CommandFailed()
-    click.echo(f"revision:  {data['revision']}")
-    click.echo(f"objects:   {data['objects']}")
-    click.echo(f"state:     {'synced' if data['ok'] else 'NOT synced'}")
-    kept: dict[str, list[str]] = state.get("keptInUse") or {}
-    failed: dict[str, str] = state.get("failed") or {}
-    for oid, users in sorted(kept.items()):
-        click.echo(f"kept:      {oid} (in use by {', '.join(users)})")
-    for oid, error in sorted(failed.items()):
-        click.echo(f"failed:    {oid}: {error}")
-    if data["pruneBlocked"]:
-        click.echo(f"prune:     {data['pruneBlocked']}")
-    if data["healthError"]:
-        click.echo(f"health:    {data['healthError']}")

@@ -28,7 +28,7 @@ from csops.syncer.addons.releases import (
     ReleaseCatalog,
 )
 from csops.syncer.clock import SYSTEM, Clock
-from csops.syncer.errors import ApiError
+from csops.syncer.errors import ApiError, ServeError, listen_failed
 from csops.syncer.kube import Kube
 from csops.syncer.objects import Resource
 
@@ -207,8 +207,20 @@ class HookServer:
         self.handler = handler
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(cert), str(key))
-        self._server = ThreadingHTTPServer((host, port), _request_handler(handler))
+        try:
+            context.load_cert_chain(str(cert), str(key))
+        except (ssl.SSLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+            raise ServeError(
+                f"cannot use the hook certificate {cert} with key {key} (--hook-cert, "
+                f"--hook-key): {reason}; give a PEM certificate and its unencrypted PEM key"
+            ) from None
+        try:
+            self._server = ThreadingHTTPServer((host, port), _request_handler(handler))
+        except OSError as exc:
+            raise listen_failed(
+                "the CAPI runtime hooks", "--hook-listen", (host, port), exc
+            ) from None
         self._server.daemon_threads = True
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None

@@ -267,7 +267,8 @@ def test_continuous_sync_picks_up_a_new_cluster_through_the_watch(
 ) -> None:
     loop, addons = sync_loop
     eventually(lambda: addons.catalog is not None, 60, "the first sync to hand over its releases")
-    assert addons.catalog is not None and loop.last_result is not None and loop.ready()
+    assert addons.catalog is not None and loop.last_result is not None
+    assert loop.last_error is None
     assert "/snapshots/" in str(addons.catalog.directory)  # the synced revision's releases/
     assert addons.revision == loop.last_result.revision
     timings = {}
