@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration control-plane bench clean
+.PHONY: demo test lint typecheck unit integration control-plane git-servers bench clean
 
 ## demo: create .venv, render the bundled example stacks and list what was produced
 demo: $(STAMP)
@@ -13,7 +13,7 @@ demo: $(STAMP)
 	$(BIN)/csops ls stacks
 
 ## test: create .venv, build (or reuse) the test control plane, lint, type-check, run every test
-test: $(STAMP) control-plane lint typecheck
+test: $(STAMP) control-plane git-servers lint typecheck
 	$(BIN)/python -m pytest
 
 $(STAMP): pyproject.toml
@@ -27,11 +27,15 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit
 
 ## integration: the tests on real API servers, git, Helm and processes
-integration: $(STAMP) control-plane
+integration: $(STAMP) control-plane git-servers
 	$(BIN)/python -m pytest -m integration
 
 control-plane: $(STAMP)
 	$(BIN)/python hack/controlplane/build.py
+
+## git-servers: Debian's sshd for the git-over-SSH tests (unpacked into ~/.cache/csops/sshd)
+git-servers: $(STAMP)
+	$(BIN)/python hack/sshd.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ Nothing secret ever goes on a command line (``ps`` would show it) or into a mess
   from two environment variables of the git process, so git sends them only to that host, and
   only when it asks (a 401), as with any helper;
 - HTTPS bearer token: an ``Authorization`` header scoped to the remote's URL;
-- a CA bundle: ``http.<url>.sslCAInfo``;
+- a CA bundle: ``http.<url>.sslCAInfo``, and ``GIT_SSL_CAINFO`` (which would win over it);
 - SSH: ``GIT_SSH_COMMAND`` with the key (a private copy, mode 0600), ``IdentitiesOnly``, batch
   mode, and strict host key checking against the given ``known_hosts`` (or the user's own).
 
@@ -89,6 +89,7 @@ def environment(
     if credentials.ca_cert:
         bundle = _private(directory, "ca.crt", credentials.ca_cert)
         config.append((f"http.{url}.sslCAInfo", str(bundle)))
+        env["GIT_SSL_CAINFO"] = str(bundle)  # the variable, where set, wins over any config
     if credentials.ssh_key or credentials.known_hosts:
         env["GIT_SSH_COMMAND"] = shlex.join(_ssh(credentials, directory))
         env["GIT_SSH_VARIANT"] = "ssh"
