@@ -61,7 +61,6 @@ def repo(tmp_path: Path, namespace: str) -> Repo:
 def sync_args(repo: Repo, kubeconfig: Path, *extra: str) -> list[str]:
     return [
         "sync",
-        "--repo",
         repo.url,
         "--branch",
         "main",

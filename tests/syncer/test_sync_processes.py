@@ -28,7 +28,6 @@ def csops_sync(config: Settings, *extra: str) -> list[str]:
         "-c",
         "from csops.cli import main; main()",
         "sync",
-        "--repo",
         config.repo,
         "--branch",
         "main",
