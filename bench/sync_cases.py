@@ -259,9 +259,8 @@ def csops_argv(e: Env, ms: sw.ManifestSet, *, log_format: str = "text") -> list[
     return [
         str(BIN / "csops"),
         "sync",
-        "--once",
-        "--repo",
         config.repo,
+        "--once",
         "--path",
         config.path,
         "--kubeconfig",
