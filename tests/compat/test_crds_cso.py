@@ -31,7 +31,7 @@ CSOPS_GROUP = "csops.compat.csops.test"
 EXAMPLES = Path(__file__).resolve().parents[2] / "stacks" / "rendered" / "manifests"
 TIME = "2026-01-02T03:04:05Z"
 # fields csops adds to CSO's schema; server-side apply refuses them where CSO's CRD is installed
-ADDITIONS = ("revision",)
+ADDITIONS = ("revision", "lastSyncTime", "keptInUse", "drift")
 
 
 def _condition(ctype: str, ok: bool) -> dict[str, Any]:
