@@ -15,7 +15,7 @@ import contextlib
 import threading
 from pathlib import Path
 
-from csops.syncer import logs
+from csops.syncer import logs, webhook
 from csops.syncer.addons import clusteraddon
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.addons.hooks import HookHandler, HookServer
@@ -23,7 +23,8 @@ from csops.syncer.addons.options import AddonOptions, Result
 from csops.syncer.addons.sidecar import AddonSidecar
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.controller import Controller, open_settings_source, pass_fields, sync_once
-from csops.syncer.endpoints import Endpoints
+from csops.syncer.endpoints import HOOK_PATH, Endpoints, hook_route
+from csops.syncer.httpserver import HttpServer
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import FIELD_MANAGER, Kube
 from csops.syncer.leader import LeaderElector
@@ -92,6 +93,7 @@ class Application:
         self.log = logs.get()
         self.controller: Controller | None = None
         self.endpoints: Endpoints | None = None
+        self.webhook_server: HttpServer | None = None
         self.hook_server: HookServer | None = None
         self._stack = contextlib.ExitStack()
         self._sidecar: AddonSidecar | None = None
@@ -148,14 +150,25 @@ class Application:
         controller = Controller(
             settings, kube, source, elector=elector, metrics=self.metrics, clock=self.clock
         )
+        hooks = settings.webhook
+        receiver = (
+            webhook.Receiver(None)
+            if hooks is None
+            else webhook.Receiver(
+                hooks.secret, clock=self.clock, max_body=hooks.max_body, tolerance=hooks.tolerance
+            )
+        )
+        hook = hook_route(receiver, self.metrics, controller.request_sync)
+        own_port = hooks.listen if hooks else None
         if settings.listen:
             self.endpoints = Endpoints(
                 settings.listen,
                 self.metrics,
                 ready=self.ready,
-                on_hook=controller.request_sync,
-                secret=settings.webhook_secret,
+                hook=None if own_port else hook,
             )
+        if own_port:
+            self.webhook_server = HttpServer(own_port, {("POST", HOOK_PATH): hook})
         if settings.addons is not None:
             self._sidecar = self._addons(settings.addons, controller)
         self.controller = controller
@@ -212,6 +225,10 @@ class Application:
             self.endpoints.start()
             stack.callback(self.endpoints.stop)
             self.log.info("listening", extra={"port": self.endpoints.port})
+        if self.webhook_server is not None:
+            self.webhook_server.start()
+            stack.callback(self.webhook_server.stop)
+            self.log.info("serving the webhook", extra={"port": self.webhook_server.port})
         if isinstance(loop.source, LocalSource):
             watcher = PathWatcher(loop.source.watch_dir, loop.request_sync)
             watcher.start()

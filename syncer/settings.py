@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csops.syncer import webhook
 from csops.syncer.gitauth import GitAuth
 from csops.syncer.reconcile import SyncOptions
 from csops.syncer.source import DEFAULT_PATH
@@ -29,6 +30,18 @@ class HookSettings:
     address: tuple[str, int]
     cert: Path
     key: Path
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """The webhook that wakes the loop: its secret, where it is served, its limits."""
+
+    secret: bytes
+    listen: tuple[str, int] | None = None
+    """A port of its own; ``None``: beside ``/metrics`` on :attr:`Settings.listen`."""
+    max_body: int = webhook.MAX_BODY
+    tolerance: float = webhook.TOLERANCE
+    """How far a signed timestamp may be from now (Standard Webhooks), seconds."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,10 @@ class Settings:
     lease_duration: float = 15.0
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}")
     listen: tuple[str, int] | None = None
-    """``/metrics``, ``/healthz``, ``/readyz`` and the webhook ``/hook``."""
-    webhook_secret: bytes | None = None
+    """``/metrics``, ``/healthz``, ``/readyz`` (and the webhook ``/hook`` unless it has a port
+    of its own)."""
+    webhook: WebhookSettings | None = None
+    """``None``: no webhook (``/hook`` answers 404)."""
     drift_watch: bool = True
     addons: AddonSettings | None = None
     """``None``: workload clusters' addons are left alone (``--no-addons``)."""

@@ -17,12 +17,18 @@ import click
 from csops import console, options
 from csops.errors import CommandFailed
 from csops.options import F
-from csops.syncer import logs
+from csops.syncer import logs, webhook
 from csops.syncer.application import Application
 from csops.syncer.gitauth import GitAuth
 from csops.syncer.prune import PruneGuards
 from csops.syncer.reconcile import SyncOptions
-from csops.syncer.settings import AddonSettings, HookSettings, Settings, default_cache_dir
+from csops.syncer.settings import (
+    AddonSettings,
+    HookSettings,
+    Settings,
+    WebhookSettings,
+    default_cache_dir,
+)
 from csops.syncer.source import DEFAULT_PATH
 
 TOKEN_ENV = "CSOPS_GIT_TOKEN"
@@ -143,13 +149,28 @@ def repo_of(repo: str | None, deprecated: str | None) -> str:
     "--listen",
     type=options.ADDRESS,
     default=None,
-    help="HOST:PORT or :PORT for /metrics, /healthz, /readyz and /hook.",
+    help="HOST:PORT or :PORT for /metrics, /healthz, /readyz (and /hook without --webhook-listen).",
 )
 @click.option(
     "--webhook-secret-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="HMAC secret for /hook (or env CSOPS_WEBHOOK_SECRET).",
+    help="Secret of the webhook /hook (or env CSOPS_WEBHOOK_SECRET): the HMAC key of "
+    "GitHub, Gitea and Standard Webhooks signatures, GitLab's token.",
+)
+@click.option(
+    "--webhook-listen",
+    type=options.ADDRESS,
+    default=None,
+    help="Serve the webhook /hook on HOST:PORT or :PORT of its own, apart from /metrics.",
+)
+@click.option(
+    "--webhook-max-body",
+    type=click.IntRange(1024),
+    default=webhook.MAX_BODY,
+    show_default=True,
+    metavar="BYTES",
+    help="Largest webhook body accepted; larger ones get 413 unread.",
 )
 @click.option(
     "--cache-dir",
@@ -201,6 +222,8 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     lease_duration: float,
     listen: tuple[str, int] | None,
     webhook_secret_file: Path | None,
+    webhook_listen: tuple[str, int] | None,
+    webhook_max_body: int,
     cache_dir: Path | None,
     addons: bool,
     addons_namespace: str | None,
@@ -226,12 +249,8 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         raise click.UsageError("--hook-listen needs --hook-cert and --hook-key")
     if hooks_at is not None and not addons:
         raise click.UsageError("--hook-listen serves the addon hooks; drop --no-addons")
+    hook = _webhook(webhook_secret_file, webhook_listen, webhook_max_body)
     log = logs.configure(log_format, options.log_level(log_level, verbose))
-    secret = None
-    if webhook_secret_file is not None:
-        secret = webhook_secret_file.read_bytes().strip()
-    elif os.environ.get("CSOPS_WEBHOOK_SECRET"):
-        secret = os.environ["CSOPS_WEBHOOK_SECRET"].encode()
     hooks = None
     if hooks_at is not None and hook_cert is not None and hook_key is not None:
         hooks = HookSettings(hooks_at, hook_cert, hook_key)
@@ -265,7 +284,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         leader_elect=leader_elect,
         lease_duration=lease_duration,
         listen=listen,
-        webhook_secret=secret,
+        webhook=hook,
         addons=(
             AddonSettings(addons_namespace, stage_timeout, upgrade_timeout, hooks)
             if addons
@@ -285,3 +304,26 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     app.serve()
+
+
+def _webhook(
+    secret_file: Path | None, listen: tuple[str, int] | None, max_body: int
+) -> WebhookSettings | None:
+    """The webhook settings from the flags and ``$CSOPS_WEBHOOK_SECRET``; ``None``: no webhook."""
+    secret = None
+    if secret_file is not None:
+        try:
+            secret = secret_file.read_bytes().strip()
+        except OSError as exc:
+            raise click.BadParameter(str(exc), param_hint="--webhook-secret-file") from exc
+    elif os.environ.get("CSOPS_WEBHOOK_SECRET"):
+        secret = os.environ["CSOPS_WEBHOOK_SECRET"].strip().encode()
+    if secret is not None and not secret:
+        raise click.UsageError("the webhook secret is empty: anyone could sign a delivery")
+    if secret is None:
+        if listen is not None:
+            raise click.UsageError(
+                "--webhook-listen needs a secret (--webhook-secret-file or CSOPS_WEBHOOK_SECRET)"
+            )
+        return None
+    return WebhookSettings(secret, listen, max_body)

@@ -1,4 +1,4 @@
-"""Loading a revision's manifests, the webhook signature and the inventory encoding."""
+"""Loading a revision's manifests and the inventory encoding."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from csops.syncer.inventory import (
     applyset_id,
 )
 from csops.syncer.objects import ObjectId, Resource
-from csops.syncer.webhook import sign, verify
 
 pytestmark = pytest.mark.unit
 
@@ -134,48 +133,6 @@ def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(RevisionError, match=r"^bad\.yaml: cannot read"):
         load(tmp_path)
-
-
-# ------------------------------------------------------------------ webhook
-
-SECRET = b"s3cret"
-BODY = b'{"ref": "refs/heads/main"}'
-
-
-def test_webhook_github_signature() -> None:
-    signature = sign(SECRET, BODY)
-    assert re.fullmatch(r"sha256=[0-9a-f]{64}", signature)
-    assert verify(SECRET, BODY, {"X-Hub-Signature-256": signature})
-    assert verify(SECRET, BODY, {"x-hub-signature-256": signature})  # header names fold
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"X-Hub-Signature-256": ""},
-        {"X-Hub-Signature-256": sign(b"other", BODY)},
-        {"X-Hub-Signature-256": sign(SECRET, BODY + b" ")},
-        {"X-Hub-Signature-256": sign(SECRET, BODY)[7:]},  # no sha256= prefix
-        {"X-Hub-Signature-256": "sha1=" + sign(SECRET, BODY)[7:]},
-        {"X-Hub-Signature": sign(SECRET, BODY)},  # the SHA-1 header is not accepted
-        {"X-Gitea-Signature": ""},
-        {"X-Gitea-Signature": sign(SECRET, BODY)},  # Gitea sends no prefix
-        {"X-Gitea-Signature": sign(b"other", BODY)[7:]},
-    ],
-)
-def test_webhook_rejects(headers: dict[str, str]) -> None:
-    assert not verify(SECRET, BODY, headers)
-
-
-def test_webhook_gitea_signature() -> None:
-    assert verify(SECRET, BODY, {"X-Gitea-Signature": sign(SECRET, BODY)[7:]})
-    # a bad GitHub header does not hide a good Gitea one
-    assert verify(
-        SECRET,
-        BODY,
-        {"X-Hub-Signature-256": "sha256=00", "X-Gitea-Signature": sign(SECRET, BODY)[7:]},
-    )
 
 
 # ------------------------------------------------------------------ inventory

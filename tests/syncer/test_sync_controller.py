@@ -18,7 +18,7 @@ from csops.syncer.application import Application
 from csops.syncer.controller import Controller, sync_once
 from csops.syncer.diff import cluster_diff
 from csops.syncer.kube import Kube
-from csops.syncer.settings import Settings
+from csops.syncer.settings import Settings, WebhookSettings
 from csops.syncer.source import open_source
 from tests.polling import eventually
 from tests.syncer.conftest import StacksRepo, git
@@ -35,7 +35,13 @@ def configmap(name: str, namespace: str) -> str:
 
 @pytest.fixture
 def app(sync_config: Settings, kube: Kube) -> Iterator[Application]:
-    config = replace(sync_config, interval=300.0, listen=("127.0.0.1", 0), webhook_secret=SECRET)
+    config = replace(
+        sync_config, interval=300.0, listen=("127.0.0.1", 0), webhook=WebhookSettings(SECRET)
+    )
+    yield from running(config)
+
+
+def running(config: Settings) -> Iterator[Application]:
     application = Application(config)
     ctl = application.build()
     thread = threading.Thread(target=application.serve, daemon=True)
@@ -99,6 +105,59 @@ def test_webhook_good_and_bad_signature(
     eventually(lambda: kube.get_or_none(res, ns, "hooked") is not None, 10)
     assert b"csops_sync_revision_info" in urllib.request.urlopen(f"{base}/metrics").read()
     assert urllib.request.urlopen(f"{base}/readyz").status == 200
+
+
+@pytest.fixture
+def hook_app(sync_config: Settings, kube: Kube) -> Iterator[Application]:
+    """The webhook on a port of its own, apart from /metrics."""
+    hooks = WebhookSettings(SECRET, listen=("127.0.0.1", 0))
+    config = replace(sync_config, interval=300.0, listen=("127.0.0.1", 0), webhook=hooks)
+    yield from running(config)
+
+
+def answer(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers or {}), timeout=5):
+            pass
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200 if body is None else 202
+
+
+def test_webhook_on_its_own_port_gitlab_token_and_standard_webhooks(
+    hook_app: Application, kube: Kube, stacks_repo: StacksRepo
+) -> None:
+    assert hook_app.endpoints is not None and hook_app.webhook_server is not None
+    status = f"http://127.0.0.1:{hook_app.endpoints.port}"
+    hooks = f"http://127.0.0.1:{hook_app.webhook_server.port}"
+    body = b'{"object_kind": "push", "after": "1"}'
+    gitlab = {"X-Gitlab-Token": SECRET.decode(), "X-Gitlab-Event-UUID": "u-1"}
+    # the two ports serve apart: no /metrics where the git provider knocks, no /hook beside it
+    assert answer(f"{hooks}/metrics") == 404
+    assert answer(f"{status}/hook", body, gitlab) == 404
+    assert answer(f"{status}/metrics") == 200
+    res = kube.resource("v1", "ConfigMap")
+    ns = stacks_repo.namespace
+    for name in ("by-gitlab", "by-standard"):
+        (stacks_repo.manifests / ns / "configmap" / f"{name}.yaml").write_text(configmap(name, ns))
+        stacks_repo.commit(f"add {name}")
+        if name == "by-gitlab":
+            assert answer(f"{hooks}/hook", body, gitlab) == 202
+        else:
+            stamp = int(time.time())
+            signature = webhook.sign_standard(SECRET, "msg-1", stamp, body)
+            headers = {
+                "webhook-id": "msg-1",
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": signature,
+            }
+            assert answer(f"{hooks}/hook", body, headers) == 202
+            assert answer(f"{hooks}/hook", body, headers) == 409  # the same delivery again
+        eventually(lambda name=name: kube.get_or_none(res, ns, name) is not None, 10)
+    webhooks = "csops_webhook_requests_total"
+    registry = hook_app.metrics.registry
+    assert registry.get_sample_value(webhooks, {"result": "accepted"}) == 2
+    assert registry.get_sample_value(webhooks, {"result": "replayed"}) == 1
 
 
 def test_remote_force_push(kube: Kube, stacks_repo: StacksRepo, sync_config: Settings) -> None:
