@@ -23,7 +23,7 @@ from pathlib import Path
 import git
 from gitdb.base import IStream
 
-from csops import gitcredentials
+from csops import confine, gitcredentials
 from csops.errors import Problem, ProblemError
 from csops.gitcredentials import GitCredentials
 
@@ -58,6 +58,7 @@ def source_commit(root: Path, output: Path) -> SourceCommit | None:
 
 
 _ZERO = "0" * 40
+_LINK_MODE = 0o120000
 _FILE_MODE = "100644"
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "csops",
@@ -403,11 +404,23 @@ class Mirror:
                 )
             )
         into.mkdir(parents=True, exist_ok=True)
+        where = f"{self.display_url}@{commit[:12]}"
         for item in tree.traverse():
             if not isinstance(item, git.Blob):
                 continue
-            rel = Path(item.path).relative_to(tree.path) if tree.path else Path(item.path)
-            dest = into / rel
+            rel = str(item.path)[len(str(tree.path)) + 1 :] if tree.path else str(item.path)
+            if item.mode == _LINK_MODE:
+                raise GitError(
+                    Problem(
+                        f"{where}:{item.path}",
+                        "is a symbolic link; a synced tree holds regular files only",
+                        hint="commit the file itself",
+                    )
+                )
+            try:
+                dest = confine.under(into, rel, f"{where}:{item.path}")
+            except confine.OutsideError as exc:
+                raise GitError(exc.problems) from exc
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(item.data_stream.read())
         return True

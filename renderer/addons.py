@@ -79,7 +79,7 @@ def _condition(data: dict[str, Any] | None) -> Condition | None:
 
 def load_config(path: Path, display: str) -> AddonConfig:
     """Parse and validate ``clusteraddon.yaml``."""
-    text = path.read_text(encoding="utf-8")
+    text = documents.read_text(path, display)
     data = documents.loads_one(text, display)
     problems = schemas.validate("clusteraddon", data, display, text)
     if problems:
@@ -188,10 +188,11 @@ def render_addon(
     values = None
     if values_file is not None and values_file.is_file():
         beside = values_file.parent != chart_dir
+        values_display = f"{display.rsplit('/', 1)[0] if beside else display}/{values_file.name}"
         values = template_values(
-            values_file.read_text(encoding="utf-8"),
+            documents.read_text(values_file, values_display),
             cluster,
-            display=f"{display.rsplit('/', 1)[0] if beside else display}/{values_file.name}",
+            display=values_display,
             control_plane=control_plane,
             infra_cluster=infra_cluster,
         )
@@ -280,7 +281,7 @@ def check_release_addons(
                 config,
                 set(charts),
                 f"{display}/{ADDON_CONFIG}",
-                config_path.read_text(encoding="utf-8"),
+                documents.read_text(config_path, f"{display}/{ADDON_CONFIG}"),
             )
         except SourceError as exc:
             problems.extend(exc.problems)
@@ -294,7 +295,12 @@ def check_release_addons(
             continue
         if values_file is not None and values_file.is_file():
             values_display = f"{display}/{values_file.relative_to(release_dir).as_posix()}"
-            warnings += _cso_functions(values_file.read_text(encoding="utf-8"), values_display)
+            try:
+                text = documents.read_text(values_file, values_display)
+            except SourceError as exc:
+                problems.extend(exc.problems)
+                continue
+            warnings += _cso_functions(text, values_display)
         try:
             objects = render_addon(
                 chart_dir,

@@ -137,18 +137,24 @@ def build_bundle(
             )
         warnings: list[Problem] = []
         for chart in charts:
+            rel = chart.relative_to(work).as_posix()
             warnings += dependencies.vendor(
-                chart, display=f"{source.display}/{chart.relative_to(work).as_posix()}"
+                chart,
+                display=f"{source.display}/{rel}",
+                origin=source.directory / rel,
+                root=source.root,
             )
 
         files.update(_files_of(class_dir, CLASS_DIR))
-        files[stack.class_archive(versions.cluster_stack)] = helm.package_chart(class_dir)
+        files[stack.class_archive(versions.cluster_stack)] = helm.package_chart(
+            class_dir, display=f"{source.display}/{CLASS_DIR}"
+        )
         if addon_dir.is_dir():
             files.update(_files_of(addon_dir, ADDON_DIR))
             files[stack.addon_archive(versions.cluster_addon)] = (
                 helm.tar_directory(addon_dir)
                 if source.new_convention
-                else helm.package_chart(addon_dir)
+                else helm.package_chart(addon_dir, display=f"{source.display}/{ADDON_DIR}")
             )
         if source.new_convention:
             files[ADDON_CONFIG] = (work / ADDON_CONFIG).read_bytes()

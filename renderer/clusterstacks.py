@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from csops.renderer import documents, providers, schemas
+from csops import confine
+from csops.renderer import documents, kubenames, providers, schemas
 from csops.renderer.config import RepoConfig
 from csops.renderer.errors import Problem, ProblemList, RendererError
 from csops.renderer.names import NamingError, StackId, check_provider, check_stack_name, parse_minor
@@ -44,7 +45,8 @@ def _load_file(
     path: Path, config: RepoConfig, problems: ProblemList, templates: list[ProviderTemplate]
 ) -> list[ClusterStack]:
     display = config.display(path)
-    text = path.read_text(encoding="utf-8")
+    confine.real(config.root, path, display)
+    text = documents.read_text(path, display)
     found = []
     docs = list(documents.loads_all(text, display))
     for index, doc in enumerate(docs):
@@ -100,6 +102,11 @@ def _load_file(
         namespace = meta.get("namespace") or config.default_namespace
         obj = {k: v for k, v in doc.items() if k != "status"}
         obj["metadata"] = {**meta, "namespace": namespace}
+        refused = kubenames.problems(obj)
+        for field, message in refused:
+            problems.add(where, message, field=field, line=lines.get(tuple(field.split("."))))
+        if refused:
+            continue
         found.append(
             ClusterStack(
                 meta["name"],

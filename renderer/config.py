@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csops import confine
 from csops.renderer import custom, documents, patches, schemas
 from csops.renderer.custom import CustomVersions
 from csops.renderer.errors import Problem, SourceError
@@ -73,9 +74,10 @@ def load_config(root: Path) -> RepoConfig:
     if not root.is_dir():
         raise SourceError(Problem(str(root), "is not a directory", hint="pass a stacks repository"))
     path = root / CONFIG_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return RepoConfig(root)
-    text = path.read_text(encoding="utf-8")
+    confine.real(root, path, CONFIG_FILE)
+    text = documents.read_text(path, CONFIG_FILE)
     data = documents.loads_one(text, CONFIG_FILE) or {}
     problems = schemas.validate("csops", data, CONFIG_FILE, text)
     if problems:

@@ -7,17 +7,20 @@ Aliases, ``condition:`` and the version asked for do not matter for that check; 
 vendored is what renders. Only when a declared dependency is absent does Helm go to the
 network. csops does the same, fetching nothing but the absent dependencies (pinned by
 ``Chart.lock`` when there is one) and keeping them in a local cache, so a dependency is
-downloaded once and every later render is offline.
+downloaded once and every later render is offline. A ``file://`` dependency is taken from its
+directory, which must be inside the repository: a render reads nothing outside it.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from csops import confine
 from csops.renderer import documents, helm
 from csops.renderer.errors import NEEDS_NETWORK, HelmError, Problem
 
@@ -102,20 +105,58 @@ def _pinned(
     return pins, warnings
 
 
-def vendor(chart_dir: Path, *, display: str) -> list[Problem]:
+LOCAL_PREFIX = "file://"
+
+
+def _local(dep: Dependency, origin: Path, root: Path, display: str) -> Path:
+    """The directory a ``file://`` dependency names, as Helm finds it (relative to the chart's
+    own directory), proven to be inside the repository with nothing linked from outside."""
+    rest = dep.repository[len(LOCAL_PREFIX) :]
+    path = Path(rest) if Path(rest).is_absolute() else origin / rest
+    where = f"{display}/Chart.yaml"
+    try:
+        confine.real(root, path)
+        list(confine.files(root, path))
+    except confine.OutsideError as exc:
+        raise HelmError(
+            Problem(
+                where,
+                f"dependency {dep.name} comes from {dep.repository}, outside the repository "
+                f"({exc.problems[0].message})",
+                field="dependencies",
+                hint="vendor the chart into charts/ or keep it inside the repository",
+            )
+        ) from exc
+    if not (path / "Chart.yaml").is_file():
+        raise HelmError(
+            Problem(
+                where,
+                f"dependency {dep.name}: {dep.repository} is not a chart directory",
+                field="dependencies",
+            )
+        )
+    return path
+
+
+def vendor(chart_dir: Path, *, display: str, origin: Path, root: Path) -> list[Problem]:
     """Make ``charts/`` hold every declared dependency, fetching only the absent ones.
 
-    ``chart_dir`` is a working copy (never the stack source). Returns warnings: a vendored
-    chart whose version differs from what Chart.yaml asks for renders as it is, like Helm
-    renders it. A dependency that is absent and cannot be fetched is a HelmError whose
-    message starts with ``needs network``.
+    ``chart_dir`` is a working copy of the chart at ``origin`` (never the stack source
+    itself). A ``file://`` dependency is copied from its directory, which must be inside
+    ``root``; others are fetched. Returns warnings: a vendored chart whose version differs
+    from what Chart.yaml asks for renders as it is, like Helm renders it. A dependency that
+    is absent and cannot be fetched is a HelmError whose message starts with ``needs network``.
     """
-    declared = [Dependency.of(d) for d in helm.declared_dependencies(chart_dir)]
+    declared = [Dependency.of(d) for d in helm.declared_dependencies(chart_dir, display=display)]
     if not declared:
         return []
-    vendored = helm.vendored_charts(chart_dir)
+    vendored = helm.vendored_charts(chart_dir, display=display)
     absent = missing(declared, vendored)
     warnings: list[Problem] = []
+    local = [d for d in absent if d.repository.startswith(LOCAL_PREFIX)]
+    for dep in local:
+        shutil.copytree(_local(dep, origin, root, display), chart_dir / "charts" / dep.name)
+    absent = [d for d in absent if d not in local]
     if absent:
         wanted, warnings = _pinned(absent, _locked(chart_dir, display), display)
         try:
@@ -138,7 +179,7 @@ def vendor(chart_dir: Path, *, display: str) -> list[Problem]:
                     "the chart repository reachable",
                 )
             ) from exc
-        still = missing(declared, helm.vendored_charts(chart_dir))
+        still = missing(declared, helm.vendored_charts(chart_dir, display=display))
         if still:
             raise HelmError(
                 Problem(
@@ -157,6 +198,6 @@ def vendor(chart_dir: Path, *, display: str) -> list[Problem]:
             field="dependencies",
             hint="vendor what Chart.yaml names (helm dependency update) to silence this",
         )
-        for entry in helm.dependency_status(chart_dir)
+        for entry in helm.dependency_status(chart_dir, display=display)
         if entry.get("status") in _DRIFT and entry["name"] not in {d.name for d in absent}
     ]

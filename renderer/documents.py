@@ -1,7 +1,9 @@
 """YAML in and out: parse with line numbers for errors, emit deterministic bytes.
 
-Output is block-style, keys sorted, multi-line strings as literal blocks, no timestamps:
-the same objects always give the same bytes.
+Input goes through :mod:`csops.yamldoc` (duplicate keys and alias bombs refused) and never
+raises anything but a :class:`SourceError` naming the file and line. Output is block-style,
+keys sorted, multi-line strings as literal blocks, no timestamps: the same objects always give
+the same bytes.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import Any
 
 import yaml
 
+from csops import yamldoc
 from csops.renderer.errors import Problem, SourceError
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -48,23 +50,39 @@ def _problem(path: str, exc: yaml.YAMLError) -> Problem:
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else None
     reason = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yamldoc.DuplicateKeyError):
+        return Problem(path, reason, line=line, hint="remove one of the two")
+    if isinstance(exc, yamldoc.AliasBombError):
+        return Problem(path, reason, line=line)
     return Problem(path, f"malformed YAML: {reason}", line=line, hint="fix the YAML syntax")
+
+
+def read_text(path: Path, display: str) -> str:
+    """A UTF-8 text file; unreadable or not UTF-8 is a SourceError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            Problem(
+                display,
+                f"is not UTF-8 text (byte {exc.start}: {exc.reason})",
+                hint="save it as UTF-8",
+            )
+        ) from exc
+    except OSError as exc:
+        raise SourceError(Problem(display, f"cannot read file: {exc.strerror or exc}")) from exc
 
 
 def load_one(path: Path, *, display: str | None = None) -> Any:
     """Load a single-document YAML file; malformed YAML is a SourceError with its line."""
     name = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(Problem(name, f"cannot read file: {exc}")) from exc
-    return loads_one(text, name)
+    return loads_one(read_text(path, name), name)
 
 
 def loads_one(text: str, display: str) -> Any:
     """Parse a single YAML document from text."""
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yamldoc.load(text)
     except yaml.YAMLError as exc:
         raise SourceError(_problem(display, exc)) from exc
 
@@ -72,7 +90,7 @@ def loads_one(text: str, display: str) -> Any:
 def loads_all(text: str, display: str) -> Iterator[Any]:
     """Parse every document of a multi-document YAML text; empty documents are skipped."""
     try:
-        for doc in yaml.load_all(text, Loader=_Loader):
+        for doc in yamldoc.load_all(text):
             if doc is not None:
                 yield doc
     except yaml.YAMLError as exc:
@@ -85,7 +103,7 @@ def line_index(text: str) -> dict[tuple[str | int, ...], int]:
     Used to put a line number on schema errors; returns ``{}`` for unparsable text.
     """
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yamldoc.compose(text)
     except yaml.YAMLError:
         return {}
     index: dict[tuple[str | int, ...], int] = {}
@@ -108,7 +126,7 @@ def line_index(text: str) -> dict[tuple[str | int, ...], int]:
 
 def _node_at(text: str, path: tuple[str, ...]) -> yaml.Node | None:
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yamldoc.compose(text)
     except yaml.YAMLError:
         return None
     for key in path:

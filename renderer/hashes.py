@@ -79,8 +79,10 @@ class StackHashes:
 
     @classmethod
     def from_json(cls, text: str) -> StackHashes:
-        """Parse ``hashes.json``; unknown keys are ignored."""
+        """Parse ``hashes.json``; unknown keys are ignored, a malformed file is a ValueError."""
         data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("clusterStack"), str):
+            raise ValueError("expected an object with a clusterStack hash")
         known = {k: str(v) for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

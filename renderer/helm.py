@@ -76,7 +76,7 @@ def render_chart(
     try:
         chart = Chart.load(chart_dir)
     except helm_errors.HelmError as exc:
-        raise HelmError(_problem(shown, exc, "the directory is not a loadable Helm chart")) from exc
+        raise HelmError(_problem(shown, exc, _LOAD_HINT)) from exc
     try:
         raw = _native.call_string(
             "helm_render",
@@ -101,14 +101,17 @@ def render_chart(
     return files
 
 
-def chart_metadata(chart_dir: Path) -> dict[str, Any]:
+_LOAD_HINT = "Helm cannot load the chart: fix the file it names (Chart.yaml, values.yaml, …)"
+
+
+def chart_metadata(chart_dir: Path, *, display: str | None = None) -> dict[str, Any]:
     """``Chart.yaml`` as Helm reads it."""
     try:
         with Chart.load(chart_dir) as chart:
             metadata: dict[str, Any] = chart.metadata
             return metadata
     except helm_errors.HelmError as exc:
-        raise HelmError(_problem(str(chart_dir), exc, "fix Chart.yaml")) from exc
+        raise HelmError(_problem(display or str(chart_dir), exc, _LOAD_HINT)) from exc
 
 
 _VALUES_CHART = "values"
@@ -262,23 +265,28 @@ def chart_summary(path: Path) -> dict[str, Any]:
         raise HelmError(_problem(str(path), exc, "the chart cannot be loaded")) from exc
 
 
-def declared_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
+def declared_dependencies(chart_dir: Path, *, display: str | None = None) -> list[dict[str, Any]]:
     """``dependencies:`` of the chart's Chart.yaml, as Helm reads it."""
-    return list(chart_metadata(chart_dir).get("dependencies") or [])
+    return list(chart_metadata(chart_dir, display=display).get("dependencies") or [])
 
 
-def vendored_charts(chart_dir: Path) -> dict[str, str]:
+def vendored_charts(chart_dir: Path, *, display: str | None = None) -> dict[str, str]:
     """Name → version of the subcharts Helm loads from ``charts/`` (archives and directories)."""
     try:
         with Chart.load(chart_dir) as chart:
             return {str(d.get("name", "")): str(d.get("version", "")) for d in chart.dependencies}
     except helm_errors.HelmError as exc:
-        raise HelmError(_problem(str(chart_dir), exc, "fix the chart or its charts/")) from exc
+        shown = display or str(chart_dir)
+        raise HelmError(_problem(shown, exc, "fix the chart or its charts/")) from exc
 
 
-def dependency_status(chart_dir: Path) -> list[dict[str, Any]]:
+def dependency_status(chart_dir: Path, *, display: str | None = None) -> list[dict[str, Any]]:
     """``helm dependency list``: each declared dependency with its status in ``charts/``."""
-    return list(dependency_list(chart_dir))
+    try:
+        return list(dependency_list(chart_dir))
+    except helm_errors.HelmError as exc:
+        shown = display or str(chart_dir)
+        raise HelmError(_problem(shown, exc, "fix the chart or its charts/")) from exc
 
 
 def _cache_slot(cache: Path, dep: dict[str, Any]) -> Path:
@@ -355,13 +363,14 @@ def normalise_archive(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def package_chart(chart_dir: Path) -> bytes:
+def package_chart(chart_dir: Path, *, display: str | None = None) -> bytes:
     """``helm package`` a chart directory and return the normalised archive bytes."""
     with tempfile.TemporaryDirectory(prefix="csops-package-") as tmp:
         try:
             path = _package(chart_dir, destination=tmp)
         except helm_errors.HelmError as exc:
-            raise HelmError(_problem(str(chart_dir), exc, "the chart cannot be packaged")) from exc
+            shown = display or str(chart_dir)
+            raise HelmError(_problem(shown, exc, "the chart cannot be packaged")) from exc
         return normalise_archive(Path(path).read_bytes())
 
 

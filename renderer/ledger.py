@@ -87,7 +87,7 @@ def read_metadata(path: Path, display: str) -> ReleaseVersions:
     """``metadata.yaml`` of a release, checked as CSO checks it (every version parses)."""
     if not path.is_file():
         raise SourceError(Problem(display, "missing", hint="a release needs its metadata.yaml"))
-    text = path.read_text(encoding="utf-8")
+    text = documents.read_text(path, display)
     data = documents.loads_one(text, display)
     problems = schemas.validate("metadata", data, display, text)
     if problems:
@@ -124,9 +124,15 @@ def read_release(directory: Path, display: str) -> Release:
             )
         )
     hashes_path = directory / HASHES_FILE
-    hashes = (
-        StackHashes.from_json(hashes_path.read_text()) if hashes_path.is_file() else StackHashes("")
-    )
+    hashes = StackHashes("")
+    if hashes_path.is_file():
+        hashes_file = f"{display}/{HASHES_FILE}"
+        try:
+            hashes = StackHashes.from_json(documents.read_text(hashes_path, hashes_file))
+        except ValueError as exc:
+            raise SourceError(
+                Problem(hashes_file, f"is not a hashes.json: {exc}", hint="restore it from git")
+            ) from exc
     return Release(directory.name, stack, versions, hashes, directory, display)
 
 

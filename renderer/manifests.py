@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from csops.renderer import documents
+from csops.renderer import documents, kubenames
 from csops.renderer.errors import Problem, ProblemList
 from csops.renderer.helm import RenderedFile
 
@@ -82,6 +82,37 @@ def scoped_kinds(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return kinds
 
 
+def parse_text(text: str, where: str, problems: ProblemList) -> list[dict[str, Any]]:
+    """The objects of one rendered YAML text; what is not a Kubernetes object Kubernetes would
+    take (kind, apiVersion, namespace and name checked, see :mod:`kubenames`) is a problem."""
+    objects: list[dict[str, Any]] = []
+    for doc in documents.loads_all(text, where):
+        if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
+            problems.add(
+                where,
+                "renders a document that is not a Kubernetes object",
+                hint="every rendered document needs apiVersion and kind",
+            )
+            continue
+        meta = doc.get("metadata")
+        if not isinstance(meta, dict) or not meta.get("name"):
+            problems.add(
+                where, f"renders a {doc['kind']} without metadata.name", field="metadata.name"
+            )
+            continue
+        refused = kubenames.problems(doc)
+        for field, message in refused:
+            problems.add(
+                where,
+                f"renders {message}",
+                field=field,
+                hint="Kubernetes refuses it, and the rendered tree names each file after it",
+            )
+        if not refused:
+            objects.append(doc)
+    return objects
+
+
 def parse_files(
     files: list[RenderedFile], display: str, problems: ProblemList
 ) -> list[dict[str, Any]]:
@@ -89,20 +120,7 @@ def parse_files(
     objects: list[dict[str, Any]] = []
     for file in files:
         where = f"{display}/{file.path.split('/', 1)[-1]}"
-        for doc in documents.loads_all(file.text, where):
-            if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
-                problems.add(
-                    where,
-                    "renders a document that is not a Kubernetes object",
-                    hint="every rendered document needs apiVersion and kind",
-                )
-                continue
-            if not (doc.get("metadata") or {}).get("name"):
-                problems.add(
-                    where, f"renders a {doc['kind']} without metadata.name", field="metadata.name"
-                )
-                continue
-            objects.append(doc)
+        objects += parse_text(file.text, where, problems)
     return objects
 
 

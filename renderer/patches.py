@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from csops import confine
 from csops.renderer import documents
 from csops.renderer.errors import Problem, SourceError
 from csops.renderer.names import KubernetesVersion, NamingError
@@ -58,10 +59,10 @@ def _full(text: str) -> KubernetesVersion | None:
     return KubernetesVersion.parse(f"v{match['major']}.{match['minor']}.{match['patch']}")
 
 
-def _from_file(path: Path, minor: str) -> KubernetesVersion | None:
+def _from_file(path: Path, minor: str, root: Path, display: str) -> KubernetesVersion | None:
     """The highest patch of ``minor`` a ``versions.yaml`` lists (entries' ``kubernetes``)."""
-    text = path.read_text(encoding="utf-8")
-    data = documents.loads_one(text, str(path))
+    confine.real(root, path, display)
+    data = documents.load_one(path, display=display)
     found = []
     for entry in data if isinstance(data, list) else []:
         value = entry.get("kubernetes") if isinstance(entry, dict) else None
@@ -82,7 +83,7 @@ def version_files(directory: Path) -> list[Path]:
 
 
 def resolve(
-    written: Written, directory: Path, pins: Mapping[str, str], display: str
+    written: Written, directory: Path, pins: Mapping[str, str], display: str, *, root: Path
 ) -> KubernetesVersion:
     """The full version a stack renders with; a SourceError says where a minor can be pinned."""
     try:
@@ -99,7 +100,7 @@ def resolve(
     files = version_files(directory)
     for path in files:
         if path.is_file():
-            version = _from_file(path, minor)
+            version = _from_file(path, minor, root, display_of(path, directory, display))
             if version is not None:
                 return version
     places = " or ".join(f"{display_of(p, directory, display)}" for p in files)

@@ -271,7 +271,7 @@ def _vendor(work: Path, new: bool, shown: dict[str, str]) -> list[Problem]:
                 charts[chart] = shown[archives.ADDON_DIR] + ("" if rel == "." else f"/{rel}")
     warnings = []
     for chart, display in charts.items():
-        warnings += dependencies.vendor(chart, display=display)
+        warnings += dependencies.vendor(chart, display=display, origin=chart, root=work)
     return warnings
 
 

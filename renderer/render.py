@@ -95,11 +95,8 @@ def _render_class(
     objects = manifests.parse_files(files, display, problems)
     standalone = release.directory / STANDALONE_IMAGES
     if standalone.is_file():
-        objects += list(
-            documents.loads_all(
-                standalone.read_text(encoding="utf-8"), f"{display}/../{STANDALONE_IMAGES}"
-            )
-        )
+        where = f"{display}/../{STANDALONE_IMAGES}"
+        objects += manifests.parse_text(documents.read_text(standalone, where), where, problems)
     warnings = manifests.place(objects, namespace, manifests.scoped_kinds(objects))
     seen: set[manifests.Identity] = set()
     for obj in objects:
@@ -123,7 +120,7 @@ def _node_images_object(release: Release, namespace: str) -> dict[str, Any] | No
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": f"{release.name}-node-images", "namespace": namespace},
-        "data": {NODE_IMAGES_FILE: path.read_text(encoding="utf-8")},
+        "data": {NODE_IMAGES_FILE: documents.read_text(path, f"{release.name}/{NODE_IMAGES_FILE}")},
     }
 
 
@@ -450,7 +447,7 @@ def render(
                 hint="add --mode custom",
             )
         )
-    existing = tree.read_tree(config.output_dir)
+    existing = tree.read_tree(config.output_dir, config.output)
     old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
     lock.check_immutable(existing, old, config.output)
     releases = ledger.read_ledger(

@@ -73,7 +73,7 @@ def immutability_problems(root: Path, base: str) -> list[Problem]:
     """Release bundles present at ``base`` that the work tree edits or deletes."""
     config = load_config(root)
     old = base_tree(root, base)
-    current = tree.read_tree(config.output_dir)
+    current = tree.read_tree(config.output_dir, config.output)
     problems = []
     for name, kinds in release_edits(old, current).items():
         where = f"{config.output}/releases/{name}"

@@ -34,6 +34,8 @@ class StackSource:
 
     directory: Path
     display: str
+    root: Path
+    """The repository root: nothing outside it is read for this stack (``file://`` charts)."""
     generation: int
     stack: StackId
     kubernetes: KubernetesVersion
@@ -158,7 +160,9 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
     if not gen4 and not (directory / CSCTL_FILE).is_file():
         cfg_name = LEGACY_CSCTL_FILE
     file = f"{display}/{cfg_name}"
-    text = (directory / cfg_name).read_text(encoding="utf-8")
+    _check_no_links(directory, config.root, display, problems)  # before anything is read
+    problems.raise_if_any()
+    text = documents.read_text(directory / cfg_name, file)
     data = documents.loads_one(text, file)
     parsed = (_from_stack_yaml if gen4 else _from_csctl)(data, file, text, problems)
     problems.raise_if_any()
@@ -172,13 +176,13 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
         directory,
         config.kubernetes_versions,
         display,
+        root=config.root,
     )
     stack = StackId(provider, name, kubernetes.major, kubernetes.minor)
     try:
         stack.check()
     except NamingError as exc:
         raise SourceError(_naming_problem(exc, file, gen4, lines)) from exc
-    _check_no_links(directory, config.root, display, problems)
     if not (directory / CLASS_DIR / "Chart.yaml").is_file():
         problems.add(
             f"{display}/{CLASS_DIR}",
@@ -189,6 +193,7 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
     return StackSource(
         directory,
         display,
+        config.root,
         4 if gen4 else (3 if (directory / ADDON_CONFIG).is_file() else 2),
         stack,
         kubernetes,

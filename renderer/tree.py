@@ -2,7 +2,8 @@
 
 A new tree is written beside the old one and swapped in with one ``renameat2`` exchange
 (Linux), so readers see the old tree or the new one, never a mix; other systems fall back to
-two renames. Files outside the output directory are never touched.
+two renames. Every path is proven to stay inside the tree before anything is written
+(:func:`csops.confine.under`), so files outside the output directory are never touched.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from csops import confine
 from csops.renderer.errors import Problem, TreeError
 
 MANIFESTS_DIR = "manifests"
@@ -26,15 +28,37 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
-def read_tree(directory: Path) -> dict[str, bytes]:
-    """Every file below ``directory`` by ``/``-separated relative path."""
+def read_tree(directory: Path, display: str | None = None) -> dict[str, bytes]:
+    """Every file below ``directory`` by ``/``-separated relative path.
+
+    csops writes regular files only, so a symbolic link in the tree (which could make a
+    render read, or Helm load, a file from anywhere) is a :class:`TreeError`.
+    """
     if not directory.is_dir():
         return {}
+    shown = display or str(directory)
     files: dict[str, bytes] = {}
-    for dirpath, _dirnames, filenames in os.walk(directory):
-        for name in filenames:
+    problems = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        for name in dirnames + filenames:
             path = Path(dirpath) / name
-            files[path.relative_to(directory).as_posix()] = path.read_bytes()
+            rel = path.relative_to(directory).as_posix()
+            if path.is_symlink():
+                problems.append(
+                    Problem(
+                        f"{shown}/{rel}",
+                        f"is a symbolic link (to {path.readlink()})",
+                        hint="the rendered tree holds regular files only: remove the link "
+                        "and render again",
+                    )
+                )
+            elif name in filenames:
+                try:
+                    files[rel] = path.read_bytes()
+                except OSError as exc:
+                    problems.append(Problem(f"{shown}/{rel}", f"cannot read: {exc.strerror}"))
+    if problems:
+        raise TreeError(problems)
     return files
 
 
@@ -113,7 +137,7 @@ def write_tree(
     try:
         made: set[Path] = set()
         for rel, data in files.items():
-            path = staging / rel
+            path = confine.under(staging, rel, f"{directory}/{rel}")
             if path.parent not in made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 made.add(path.parent)
@@ -135,6 +159,9 @@ def write_tree(
         directory.rename(retired)
         staging.rename(directory)
         shutil.rmtree(retired)
+    except confine.OutsideError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise TreeError(

@@ -1,7 +1,8 @@
 """The desired state: every object in one revision's manifests directory.
 
-An empty directory, an unparsable file or a malformed object is a :class:`RevisionError`;
-the caller applies and prunes nothing for such a revision.
+An empty directory, an unparsable file (duplicate keys included, see :mod:`csops.yamldoc`), a
+malformed object or a link out of the source is a :class:`RevisionError`; the caller applies
+and prunes nothing for such a revision.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from typing import Any
 
 import yaml
 
+from csops import confine, yamldoc
 from csops.syncer.errors import RevisionError
 from csops.syncer.objects import ObjectId
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's loader where PyYAML has it: about seven times faster, and it keeps line marks."""
 
 
 @dataclass(frozen=True)
@@ -51,21 +51,14 @@ def _check(doc: Any, where: str) -> dict[str, Any]:
 
 def _documents(text: str) -> list[tuple[Any, int, list[int]]]:
     """Each YAML document with the line it starts on and, for a ``*List``, its items' lines."""
-    loader = _Loader(text)
     found: list[tuple[Any, int, list[int]]] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            item_lines: list[int] = []
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if key.value == "items" and isinstance(value, yaml.SequenceNode):
-                        item_lines = [child.start_mark.line + 1 for child in value.value]
-            found.append((loader.construct_document(node), node.start_mark.line + 1, item_lines))
-    finally:
-        loader.dispose()
+    for node, value in yamldoc.nodes(text):
+        item_lines: list[int] = []
+        if isinstance(node, yaml.MappingNode):
+            for key, child in node.value:
+                if key.value == "items" and isinstance(child, yaml.SequenceNode):
+                    item_lines = [item.start_mark.line + 1 for item in child.value]
+        found.append((value, node.start_mark.line + 1, item_lines))
     return found
 
 
@@ -77,7 +70,8 @@ def load_file(path: Path, label: str) -> list[DesiredObject]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise RevisionError(f"{label}{where}: not valid YAML: {exc}") from exc
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise RevisionError(f"{label}{where}: not valid YAML: {reason}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise RevisionError(f"{label}: cannot read: {exc}") from exc
     objects = []
@@ -86,6 +80,8 @@ def load_file(path: Path, label: str) -> list[DesiredObject]:
             continue
         if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and "items" in doc:
             items: list[Any] = doc["items"] or []
+            if not isinstance(items, list):
+                raise RevisionError(f"{label}:{line}: items of a {doc['kind']} must be a list")
             lines = item_lines if len(item_lines) == len(items) else [line] * len(items)
         else:
             items, lines = [doc], [line]
@@ -95,14 +91,25 @@ def load_file(path: Path, label: str) -> list[DesiredObject]:
     return objects
 
 
-def load(directory: Path) -> list[DesiredObject]:
-    """All objects below ``directory`` sorted by identity; errors name the file."""
+def _files(directory: Path, root: Path) -> list[Path]:
+    try:
+        return list(confine.files(root, directory))
+    except confine.OutsideError as exc:
+        raise RevisionError(f"{exc} (nothing outside the source is read)") from exc
+
+
+def load(directory: Path, root: Path | None = None) -> list[DesiredObject]:
+    """All objects below ``directory`` sorted by identity; errors name the file.
+
+    Nothing outside ``root`` (default: ``directory``) is read: a symbolic link leading out of
+    it makes the whole revision a :class:`RevisionError`.
+    """
     if not directory.is_dir():
         raise RevisionError(f"{directory}: the manifests directory does not exist")
     objects: list[DesiredObject] = []
     seen: dict[ObjectId, str] = {}
-    for path in sorted(directory.rglob("*")):
-        if not path.is_file() or path.suffix not in MANIFEST_SUFFIXES:
+    for path in _files(directory, root or directory):
+        if path.suffix not in MANIFEST_SUFFIXES:
             continue
         if any(part.startswith(".") for part in path.relative_to(directory).parts):
             continue

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
+import yaml
 
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.errors import ApiError, NotFoundError, UnreachableError
@@ -26,6 +27,17 @@ FIELD_MANAGER = "csops"
 STATUS_FIELD_MANAGER = "csops-status"
 REQUEST_TIMEOUT = 30.0
 RETRIES = 8
+
+
+_KUBECONFIG_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,  # UnicodeDecodeError, binascii.Error
+    TypeError,
+    AttributeError,
+    KeyError,
+    yaml.YAMLError,
+)
+"""What the client's kubeconfig loader raises on a malformed or unreadable document."""
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -70,6 +82,7 @@ class Kube:
         from kubernetes import client, config
 
         configuration = client.Configuration()
+        errors: tuple[type[Exception], ...] = (config.ConfigException, *_KUBECONFIG_ERRORS)
         where = f"kubeconfig {kubeconfig or '(default)'}" + (
             f", context {context!r}" if context else ""
         )
@@ -85,8 +98,14 @@ class Kube:
                     context=context,
                     client_configuration=configuration,
                 )
-        except (config.ConfigException, OSError) as exc:
-            raise ApiError(f"cannot load {where}: {exc}") from exc
+        except errors as exc:
+            # the client's loader fails on malformed documents with whatever its code hits
+            reason = (
+                str(exc)
+                if isinstance(exc, OSError | config.ConfigException)
+                else f"not a well-formed kubeconfig ({type(exc).__name__}: {exc})"
+            )
+            raise ApiError(f"cannot load {where}: {reason}") from exc
         configuration.retries = False
         api = client.ApiClient(configuration)
         api.user_agent = "csops-syncer"

@@ -157,7 +157,8 @@ class Reconciler:
 
     def sync(self, revision: Revision) -> SyncResult:
         started = self.clock.monotonic()
-        objects = desired.load(revision.manifests)  # RevisionError: nothing applied or pruned
+        # RevisionError: nothing applied or pruned
+        objects = desired.load(revision.manifests, revision.boundary)
         result = SyncResult(revision.name)
         inventory = self.store.read()
         if self.last_applied is None:  # a restart: the last pass's revision, without digests

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from csops import confine, yamldoc
 from csops.gitcredentials import GitCredentials
 from csops.gitrepo import GitError, Mirror
-from csops.syncer.errors import FetchError
+from csops.syncer.errors import FetchError, RevisionError
 
 DEFAULT_PATH = "rendered/manifests"
 KEEP_SNAPSHOTS = 3
@@ -34,6 +35,13 @@ class Revision:
     name: str
     manifests: Path
     stale_error: str | None = None  # set when the remote failed and this is the last good one
+    root: Path | None = None
+    """What nothing may be read outside of (default: the rendered tree)."""
+
+    @property
+    def boundary(self) -> Path:
+        """The tree every file of this revision must really be in."""
+        return self.root or self.rendered_root
 
     @property
     def rendered_root(self) -> Path:
@@ -50,9 +58,12 @@ class Revision:
         found = {}
         for name in releases:
             try:
-                data = yaml.safe_load((self.releases / name / "metadata.yaml").read_text())
-                found[name] = str(((data or {}).get("versions") or {}).get("kubernetes") or "")
-            except (OSError, yaml.YAMLError):
+                path = confine.real(self.boundary, self.releases / name / "metadata.yaml")
+                data = yamldoc.load(path.read_text(encoding="utf-8"))
+                versions = data.get("versions") if isinstance(data, dict) else None
+                kubernetes = versions.get("kubernetes") if isinstance(versions, dict) else None
+                found[name] = str(kubernetes or "")
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, confine.OutsideError):
                 found[name] = ""
         return found
 
@@ -62,7 +73,10 @@ def is_remote(repo: str) -> bool:
 
 
 class LocalSource:
-    """A directory on disk, read as is; the revision is a digest of its files."""
+    """A directory on disk, read as is; the revision is a digest of its files.
+
+    Nothing outside ``root`` is read: ``path`` and every link below it must stay inside it.
+    """
 
     def __init__(self, root: Path, path: str) -> None:
         self.root = root
@@ -71,14 +85,23 @@ class LocalSource:
 
     def fetch(self) -> Revision:
         manifests = self.root / self.path
-        if not manifests.is_dir():
-            raise FetchError(f"{manifests}: no such directory (check --repo and --path)")
-        digest = hashlib.sha256()
-        for file in sorted(manifests.rglob("*")):
-            if file.is_file():
+        try:
+            confine.real(self.root, manifests, self.path)
+            if not manifests.is_dir():
+                raise FetchError(f"{manifests}: no such directory (check --repo and --path)")
+            digest = hashlib.sha256()
+            for file in confine.files(self.root, manifests):
                 digest.update(str(file.relative_to(manifests)).encode() + b"\0")
                 digest.update(file.read_bytes())
-        return Revision(f"local@sha256:{digest.hexdigest()[:12]}", manifests)
+            releases = manifests.parent / "releases"
+            if releases.is_dir():
+                for _ in confine.files(self.root, releases):  # Helm must not follow links out
+                    pass
+        except confine.OutsideError as exc:
+            raise RevisionError(f"{exc} (nothing outside {self.root} is read)") from exc
+        except OSError as exc:
+            raise FetchError(f"{manifests}: cannot read: {exc}") from exc
+        return Revision(f"local@sha256:{digest.hexdigest()[:12]}", manifests, root=self.root)
 
 
 class GitSource:
@@ -124,17 +147,18 @@ class GitSource:
         snapshots.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=snapshots))
         try:
+            parent = self.path.rstrip("/").rpartition("/")[0]
+            releases = f"{parent}/releases" if parent else "releases"
             try:
                 found = self.mirror.export(commit, self.path, staging / "rendered" / "manifests")
+                if found:
+                    self.mirror.export(commit, releases, staging / "rendered" / "releases")
             except GitError as exc:
                 raise FetchError(str(exc)) from exc
             if not found:
                 raise FetchError(
                     f"{self.mirror.display_url}@{commit[:12]}: path {self.path!r} does not exist"
                 )
-            parent = self.path.rstrip("/").rpartition("/")[0]
-            releases = f"{parent}/releases" if parent else "releases"
-            self.mirror.export(commit, releases, staging / "rendered" / "releases")
             (staging / "REVISION").write_text(commit)
             staging.replace(target)
         finally:

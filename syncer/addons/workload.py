@@ -7,6 +7,7 @@ rebuilt when the Secret changes. A cluster is usable once its API server answers
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import tempfile
 import threading
@@ -59,7 +60,14 @@ class WorkloadClients:
                 reason="KubeconfigMissing",
             )
         version = str((secret.get("metadata") or {}).get("resourceVersion", ""))
-        kube = self._cached(cluster.key, version, base64.b64decode(encoded), cluster)
+        try:
+            kubeconfig = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, TypeError) as exc:
+            raise WorkloadUnreachableError(
+                f"Secret {cluster.namespace}/{secret_name}: key {KUBECONFIG_KEY!r} is not base64",
+                reason="KubeconfigInvalid",
+            ) from exc
+        kube = self._cached(cluster.key, version, kubeconfig, cluster)
         try:
             kube.forget("v1")
             kube.resource("v1", "Namespace")  # discovery answers only when the API is serving

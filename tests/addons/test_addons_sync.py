@@ -342,3 +342,21 @@ def test_csops_sync_process_applies_addons_and_stops_on_sigterm(
     assert code == 0, text
     assert "serving CAPI runtime hooks" in text and "stopping" in text
     shutil.rmtree(repo.cache, ignore_errors=True)
+
+
+def test_sync_once_reports_malformed_kubeconfig_secrets_without_a_traceback(
+    repo: Repo, clusters: Clusters, control_plane: ControlPlane
+) -> None:
+    from csops.cli import cli
+
+    clusters.create("listed", ALDER, "v1.29.4", kubeconfig=b"- not\n- a kubeconfig\n")
+    clusters.create("garbled", ALDER, "v1.29.4", kubeconfig=b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    kubeconfig = control_plane.kubeconfig_for("csops")
+    result = CliRunner().invoke(cli, sync_args(repo, kubeconfig, "--once"))
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1, result.output
+    for name in ("listed", "garbled"):
+        addon = clusters.addon(name)
+        assert condition(addon, "ClusterReady").get("reason") == "KubeconfigInvalid", addon
+        message = condition(addon, "ClusterReady").get("message", "")
+        assert f"{name}-kubeconfig holds no usable kubeconfig" in message, message

@@ -129,6 +129,129 @@ def changed_release_bundle(repo: Path) -> None:
     path.write_text(path.read_text().replace("v1.29.4", "v1.29.9"))
 
 
+# -- names that would become paths outside the tree (issue 12, item 1)
+
+TEMPLATES = ALDER / "cluster-class/templates"
+LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+def template(repo: Path, text: str, name: str = "extra.yaml") -> None:
+    (repo / TEMPLATES / name).write_text(text)
+
+
+def name_climbing_out(repo: Path) -> None:
+    template(repo, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ../../../../../evil\n")
+
+
+def kind_climbing_out(repo: Path) -> None:
+    template(repo, "apiVersion: v1\nkind: ../../../evil\nmetadata:\n  name: evil\n")
+
+
+def namespace_climbing_out(repo: Path) -> None:
+    template(repo, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: ../x\n")
+
+
+def cluster_stack_namespace_climbing_out(repo: Path) -> None:
+    path = repo / "clusterstacks/docker-alder-1-29.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["metadata"]["namespace"] = "../../../evil"
+    path.write_text(yaml.safe_dump(doc))
+
+
+def metadata_not_a_mapping(repo: Path) -> None:
+    template(repo, "apiVersion: v1\nkind: ConfigMap\nmetadata: just-a-string\n")
+
+
+# -- reads outside the repository (item 2)
+
+
+def outside(repo: Path, name: str, text: str) -> Path:
+    path = repo.parent / "outside" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def file_dependency_outside(repo: Path) -> None:
+    chart = outside(repo, "secret/Chart.yaml", "apiVersion: v2\nname: secret\nversion: 0.1.0\n")
+    outside(repo, "secret/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+    path = repo / ALDER / "cluster-class/Chart.yaml"
+    path.write_text(
+        path.read_text() + f"dependencies:\n  - name: secret\n    version: 0.1.0\n"
+        f"    repository: file://{chart.parent}\n"
+    )
+
+
+def cluster_stack_linked_from_outside(repo: Path) -> None:
+    source = repo / "clusterstacks/docker-alder-1-29.yaml"
+    target = outside(repo, "stolen.yaml", source.read_text())
+    source.unlink()
+    source.symlink_to(target)
+
+
+def config_linked_from_outside(repo: Path) -> None:
+    config = repo / "csops.yaml"
+    target = outside(repo, "csops.yaml", config.read_text())
+    config.unlink()
+    config.symlink_to(target)
+
+
+def link_in_the_rendered_tree(repo: Path) -> None:
+    path = repo / "rendered/releases/docker-alder-1-29-v1/node-images.yaml"
+    path.unlink()
+    path.symlink_to("/etc/hostname")
+
+
+# -- duplicate keys (item 8)
+
+
+def duplicate_key_in_csctl(repo: Path) -> None:
+    edit(
+        repo / ALDER / "csctl.yaml",
+        "  clusterStackName: alder",
+        "  clusterStackName: alder\n  kubernetesVersion: v1.29.9",
+    )
+
+
+def duplicate_key_in_cluster_stack(repo: Path) -> None:
+    path = repo / "clusterstacks/docker-alder-1-29.yaml"
+    path.write_text(path.read_text() + "metadata:\n  name: another\n")
+
+
+def duplicate_key_in_a_rendered_object(repo: Path) -> None:
+    template(
+        repo,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n  name: two\n",
+    )
+
+
+# -- tracebacks (item 9)
+
+
+def random_bytes_in_csctl(repo: Path) -> None:
+    (repo / ALDER / "csctl.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00garbage")
+
+
+def billion_laughs_in_csctl(repo: Path) -> None:
+    path = repo / ALDER / "csctl.yaml"
+    path.write_text(path.read_text() + LAUGHS)
+
+
+def billion_laughs_in_values(repo: Path) -> None:
+    path = repo / ALDER / "cluster-class/values.yaml"
+    path.write_text(LAUGHS)
+
+
+def huge_values(repo: Path) -> None:
+    line = "  key{}: " + "v" * 100 + "\n"
+    with (repo / ALDER / "cluster-class/values.yaml").open("w") as out:
+        out.write("big:\n")
+        for i in range(60_000):  # 6.5 MB: more than Helm loads from one file
+            out.write(line.format(i))
+
+
 CASES: list[tuple[Callable[[Path], None], str, str]] = [
     # (breakage, file the message must name, regex the message must match)
     (malformed_yaml, f"{ALDER}/csctl.yaml:", r"malformed YAML"),
@@ -188,6 +311,50 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
         "csops.yaml:",
         r"admission\.validationActions\[0\]: 'Block' is not one of",
     ),
+    (
+        name_climbing_out,
+        f"{TEMPLATES}/extra.yaml",
+        r"metadata\.name: renders '\.\./\.\./.*evil' is not a valid ConfigMap name",
+    ),
+    (
+        kind_climbing_out,
+        f"{TEMPLATES}/extra.yaml",
+        r"kind: renders '\.\./\.\./\.\./evil' is not a kind",
+    ),
+    (namespace_climbing_out, f"{TEMPLATES}/extra.yaml", r"metadata\.namespace: .* not a namespace"),
+    (
+        cluster_stack_namespace_climbing_out,
+        "clusterstacks/docker-alder-1-29.yaml",
+        r"metadata\.namespace: '\.\./\.\./\.\./evil' is not a namespace",
+    ),
+    (metadata_not_a_mapping, f"{TEMPLATES}/extra.yaml", r"without metadata\.name"),
+    (file_dependency_outside, f"{ALDER}/cluster-class/Chart.yaml", r"outside the repository"),
+    (
+        cluster_stack_linked_from_outside,
+        "clusterstacks/docker-alder-1-29.yaml",
+        r"symbolic link to .*outside",
+    ),
+    (config_linked_from_outside, "csops.yaml", r"symbolic link to .*outside"),
+    (
+        link_in_the_rendered_tree,
+        "rendered/releases/docker-alder-1-29-v1/node-images.yaml",
+        r"is a symbolic link",
+    ),
+    (
+        duplicate_key_in_csctl,
+        f"{ALDER}/csctl.yaml:5",
+        r"duplicate key 'kubernetesVersion' \(first at line 3\)",
+    ),
+    (
+        duplicate_key_in_cluster_stack,
+        "clusterstacks/docker-alder-1-29.yaml:",
+        r"duplicate key 'metadata'",
+    ),
+    (duplicate_key_in_a_rendered_object, f"{TEMPLATES}/extra.yaml:5", r"duplicate key 'name'"),
+    (random_bytes_in_csctl, f"{ALDER}/csctl.yaml", r"is not UTF-8 text"),
+    (billion_laughs_in_csctl, f"{ALDER}/csctl.yaml", r"aliases expand this document by"),
+    (billion_laughs_in_values, f"{ALDER}/cluster-class", r"excessive aliasing"),
+    (huge_values, f"{ALDER}/cluster-class", r"larger than the maximum file size"),
 ]
 
 
@@ -209,6 +376,7 @@ def test_bad_input_is_reported_and_changes_nothing(
         assert file in result.stderr, result.stderr
         assert re.search(pattern, result.stderr), result.stderr
     assert snapshot(stacks_repo / "rendered") == before
+    assert not list(stacks_repo.parent.rglob("evil*")), "a file was written outside the tree"
 
 
 def test_usage_errors_exit_2(csops: Callable[..., Result], stacks_repo: Path) -> None:

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from csops.cli import cli
-
 from csops.syncer.webhook import (
     MAX_BODY,
     Receiver,
