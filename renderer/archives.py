@@ -93,7 +93,10 @@ def addon_root(directory: Path, archive: str, new_convention: bool, display: str
         root = _root_in(work, new_convention)
         for chart in _charts_of(root, new_convention):
             dependencies.vendor(
-                chart, display=f"{display}/{archive}/{chart.relative_to(work).as_posix()}"
+                chart,
+                display=f"{display}/{archive}/{chart.relative_to(work).as_posix()}",
+                origin=chart,
+                root=work,
             )
         try:
             work.rename(cached)
