@@ -168,7 +168,9 @@ class Application:
                 hook=None if own_port else hook,
             )
         if own_port:
-            self.webhook_server = HttpServer(own_port, {("POST", HOOK_PATH): hook})
+            self.webhook_server = HttpServer(
+                own_port, {("POST", HOOK_PATH): hook}, serves=("/hook", "--webhook-listen")
+            )
         if settings.addons is not None:
             self._sidecar = self._addons(settings.addons, controller)
         self.controller = controller

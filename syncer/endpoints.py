@@ -62,7 +62,7 @@ class Endpoints:
         routes = status_routes(metrics, ready)
         if hook is not None:
             routes[("POST", HOOK_PATH)] = hook
-        self.http = HttpServer(address, routes)
+        self.http = HttpServer(address, routes, serves=("/metrics, /healthz, /readyz", "--listen"))
 
     @property
     def port(self) -> int:

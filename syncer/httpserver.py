@@ -23,6 +23,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from csops.syncer.errors import listen_failed
+
 BACKLOG = 1024
 TIMEOUT = 10.0
 MAX_HANDLERS = 64
@@ -119,7 +121,10 @@ class HttpServer:
         routes: Mapping[tuple[str, str], Route],
         *,
         timeout: float = TIMEOUT,
+        serves: tuple[str, str] = ("HTTP", "--listen"),
     ) -> None:
+        """``serves``: what it serves and the flag that gave ``address``, for the one-line
+        error when the address cannot be bound."""
         table = dict(routes)
 
         seconds = timeout
@@ -157,7 +162,10 @@ class HttpServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
-        self.server = _Server(address, Handler)
+        try:
+            self.server = _Server(address, Handler)
+        except OSError as exc:
+            raise listen_failed(*serves, address, exc) from None
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
