@@ -105,14 +105,21 @@ def workload_api_client(workload_control_plane: ControlPlane) -> Iterator[ApiCli
 
 @pytest.fixture
 def namespace(api_client: ApiClient) -> Iterator[str]:
-    """A fresh namespace ``t-<random>``; deleted afterwards without waiting for it to go."""
+    """A fresh namespace ``t-<random>``, made by an administrator for csops to take over
+    (annotated ``csops.io/adopt``); deleted afterwards without waiting for it to go."""
     from kubernetes.client import CoreV1Api, V1DeleteOptions, V1Namespace, V1ObjectMeta
     from kubernetes.client.exceptions import ApiException
 
     core = CoreV1Api(api_client)
     name = f"t-{secrets.token_hex(4)}"
     core.create_namespace(
-        V1Namespace(metadata=V1ObjectMeta(name=name, labels={"csops.dev/test": "true"}))
+        V1Namespace(
+            metadata=V1ObjectMeta(
+                name=name,
+                labels={"csops.dev/test": "true"},
+                annotations={"csops.io/adopt": "true"},
+            )
+        )
     )
     yield name
     try:

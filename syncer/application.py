@@ -48,8 +48,12 @@ def log_result(result: SyncResult) -> None:
     """Say how a pass went: a summary, then every failure and everything held back."""
     log = logs.get()
     log.info("synced" if result.ok else "sync incomplete", extra=pass_fields(result))
+    if result.fetch_error:
+        log.error("fetch failed", extra={"error": result.fetch_error})
     for outcome in result.failed:
         log.error("apply failed", extra={"object": str(outcome.id), "error": outcome.error})
+    for outcome in result.adopted:
+        log.warning("adopted", extra={"object": str(outcome.id)})
     if result.prune and result.prune.blocked:
         log.warning("prune blocked", extra={"reason": result.prune.blocked})
     for oid, users in (result.prune.kept_in_use if result.prune else {}).items():

@@ -19,6 +19,8 @@ class Action(StrEnum):
 
     CREATED = "created"
     CONFIGURED = "configured"
+    ADOPTED = "adopted"
+    """An object that existed, not csops's, taken over with consent."""
     UNCHANGED = "unchanged"
     DELETED = "deleted"
     FAILED = "failed"
@@ -37,7 +39,7 @@ class Change:
     @property
     def changed(self) -> bool:
         """Whether this entry wrote the object."""
-        return self.action in (Action.CREATED, Action.CONFIGURED)
+        return self.action in (Action.CREATED, Action.CONFIGURED, Action.ADOPTED)
 
     @property
     def version(self) -> str:
@@ -52,6 +54,8 @@ class ChangeSet:
     entries: list[Change] = field(default_factory=list)
     unhealthy: dict[ObjectId, Health] = field(default_factory=dict)
     health_error: str | None = None
+    refused: set[ObjectId] = field(default_factory=set)
+    """Objects that exist, are another manager's, and were left alone (their entries failed)."""
 
     def by_id(self) -> dict[ObjectId, Change]:
         """The entries keyed by object (the last entry of an object wins)."""

@@ -196,11 +196,7 @@ class Controller:
         self.last_result = result
         self._count(result)
         if not result.ok:
-            self.last_error = "; ".join(
-                [f"{o.id}: {o.error}" for o in result.failed]
-                + [f"prune {k}: {v}" for k, v in result.prune_errors.items()]
-                + ([result.health_error] if result.health_error else [])
-            )
+            self.last_error = "; ".join(result.problems())
             self.log.error(
                 "sync incomplete", extra={**pass_fields(result), "error": self.last_error}
             )

@@ -142,7 +142,7 @@ def cluster_diff(
     wanted = {o.id for o in objects}
     inventory = store.read()
     stale = inventory.members - wanted
-    lives = engine.read(stale)
+    lives = engine.read(stale, inventory.versions)
     prune = plan(
         stale,
         lives.__getitem__,

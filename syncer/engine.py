@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from csops.syncer import health
+from csops.syncer import adoption, health
 from csops.syncer.apply import Applier, prepared
 from csops.syncer.changeset import Action, Change, ChangeSet
 from csops.syncer.clock import SYSTEM, Clock
@@ -53,6 +53,9 @@ class EngineOptions:
     """Which changed objects the wait covers (node images take hours: they are not waited on)."""
     timeout: float = 60.0
     crd_timeout: float = 30.0
+    adopt: bool = False
+    """Take over objects that exist but are neither labelled as the engine's nor ``owned``
+    (see :mod:`~csops.syncer.adoption`); without it such objects need their own consent."""
 
     @property
     def selector(self) -> str | None:
@@ -112,12 +115,16 @@ class Engine:
 
     # ------------------------------------------------------------------ apply
     def apply(self, objects: Sequence[Live]) -> ChangeSet:
-        """Apply ``objects`` stage by stage; only what differs from the live object is sent."""
+        """Apply ``objects`` stage by stage; only what differs from the live object is sent.
+
+        An object that exists without the engine's labels is taken over only with consent
+        (:mod:`~csops.syncer.adoption`); else its entry fails and it is :attr:`refused`.
+        """
         result = ChangeSet()
         for index, stage in enumerate(staged(objects, key=ObjectId.of)):
             if not stage:
                 continue
-            entries = self._apply_stage(stage)
+            entries = self._apply_stage(stage, result.refused)
             result.entries += entries
             if index == FOUNDATION:
                 self._wait_crds(entries, result)
@@ -125,7 +132,7 @@ class Engine:
             self._wait_changed(result)
         return result
 
-    def _apply_stage(self, stage: list[Live]) -> list[Change]:
+    def _apply_stage(self, stage: list[Live], refused: set[ObjectId]) -> list[Change]:
         failed: list[Change] = []
         by_resource: dict[Resource, list[tuple[ObjectId, Live]]] = {}
         for obj in stage:
@@ -136,12 +143,43 @@ class Engine:
                 continue
             by_resource.setdefault(resource, []).append((oid, body))
         items = []
+        adopted: set[ObjectId] = set()
         for resource, group in by_resource.items():
             self.managed.add(resource)
             listed = self._list(resource)
-            items += [(oid, resource, body, listed.get(oid)) for oid, body in group]
+            unlisted = [oid for oid, _ in group if oid not in listed]
+            foreign = self._foreign(resource, unlisted)
+            for oid, body in group:
+                meta = foreign.get(oid)
+                if meta is None:
+                    items.append((oid, resource, body, listed.get(oid)))
+                elif adoption.consented(meta, self.options.adopt, self.kube.field_manager):
+                    adopted.add(oid)
+                    items.append((oid, resource, body, None))
+                else:
+                    owner = next(iter(self.options.labels), "")
+                    error = adoption.refusal(oid, meta, owner)
+                    refused.add(oid)
+                    failed.append(Change(oid, Action.FAILED, None, error, _av(body)))
         self.before_write("applying")
-        return failed + self.applier.apply(items)
+        applied = self.applier.apply(items)
+        for change in applied:
+            if change.id in adopted and change.changed:
+                change.action = Action.ADOPTED
+        return failed + applied
+
+    def _foreign(self, resource: Resource, ids: list[ObjectId]) -> dict[ObjectId, Live]:
+        """The metadata of those of ``ids`` that exist without the engine's labels: one
+        metadata-only list of their namespace (or of the cluster)."""
+        if not ids:
+            return {}
+        namespaces = {oid.namespace for oid in ids}
+        scope = next(iter(namespaces)) if len(namespaces) == 1 and resource.namespaced else None
+        try:
+            existing = self.kube.list_metadata(resource, namespace=scope or None)
+        except NotFoundError:
+            return {}
+        return {oid: existing[oid] for oid in ids if oid in existing}
 
     def _list(self, resource: Resource) -> dict[ObjectId, Live]:
         """The live objects of ``resource`` this engine manages, listed once."""
@@ -212,20 +250,36 @@ class Engine:
             )
 
     # ------------------------------------------------------------------ read and delete
-    def read(self, ids: Iterable[ObjectId]) -> dict[ObjectId, Live | None]:
-        """The live copy of each object (``None`` when it or its kind is gone), in parallel."""
+    def read(
+        self, ids: Iterable[ObjectId], versions: Mapping[ObjectId, str] | None = None
+    ) -> dict[ObjectId, Live | None]:
+        """The live copy of each object, in parallel; ``None`` only when it is confirmed
+        gone: the server answers 404 for it, or serves its kind at no version at all.
+
+        An object is looked up at the apiVersion ``versions`` records for it, else at any
+        version of its group that serves its kind. Any other failure is raised.
+        """
         wanted = list(ids)
         if not wanted:
             return {}
-        with ThreadPoolExecutor(max_workers=self._workers(len(wanted))) as pool:
-            return dict(zip(wanted, pool.map(self._get, wanted), strict=True))
+        recorded = versions or {}
 
-    def _get(self, oid: ObjectId) -> Live | None:
+        def get(oid: ObjectId) -> Live | None:
+            return self._get(oid, recorded.get(oid, ""))
+
+        with ThreadPoolExecutor(max_workers=self._workers(len(wanted))) as pool:
+            return dict(zip(wanted, pool.map(get, wanted), strict=True))
+
+    def _locate(self, oid: ObjectId, api_version: str = "") -> Resource:
+        version = api_version.rpartition("/")[2] if api_version else None
+        return self.kube.resource_for_group(oid.group, oid.kind, version)
+
+    def _get(self, oid: ObjectId, api_version: str = "") -> Live | None:
         try:
-            resource = self.kube.resource_for_group(oid.group, oid.kind)
-            return self.kube.get_or_none(resource, oid.namespace or None, oid.name)
+            resource = self._locate(oid, api_version)
         except NotFoundError:
-            return None
+            return None  # no version of the group serves the kind: none of it exists
+        return self.kube.get_or_none(resource, oid.namespace or None, oid.name)
 
     def delete(
         self, ids: Iterable[ObjectId], lives: Mapping[ObjectId, Live | None] | None = None
@@ -250,13 +304,14 @@ class Engine:
 
     def _delete(self, oid: ObjectId, live: Live | None) -> Change:
         uid = ((live or {}).get("metadata") or {}).get("uid")
+        api_version = str((live or {}).get("apiVersion", ""))
         self.before_write(f"deleting {oid}")
         try:
-            resource = self.kube.resource_for_group(oid.group, oid.kind)
+            resource = self._locate(oid, api_version)
             self.kube.delete(resource, oid.namespace or None, oid.name, uid=uid)
         except ApiError as exc:
-            return Change(oid, Action.FAILED, live, str(exc))
-        return Change(oid, Action.DELETED, live)
+            return Change(oid, Action.FAILED, live, str(exc), api_version)
+        return Change(oid, Action.DELETED, live, None, api_version)
 
     def _workers(self, count: int) -> int:
         return max(1, min(self.options.concurrency, count))

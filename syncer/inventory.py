@@ -2,17 +2,18 @@
 
 The parent carries ``applyset.kubernetes.io/id`` (label), ``tooling``,
 ``contains-group-kinds`` and ``additional-namespaces`` (annotations) as KEP-3659 specifies;
-members carry ``applyset.kubernetes.io/part-of: <id>``. csops also keeps the exact member list
-and its last sync state in the Secret's data. It is written as a superset before applying and
-narrowed after a successful prune, and only when its content changes (a no-op pass writes
-nothing).
+members carry ``applyset.kubernetes.io/part-of: <id>``. csops also keeps the exact member list,
+the apiVersion each member was applied at (so a stale member is looked up where it is served,
+not at its group's preferred version) and its last sync state in the Secret's data. It is
+written as a superset before applying and narrowed only by members confirmed deleted, and only
+when its content changes (a no-op pass writes nothing).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -40,6 +41,8 @@ NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False)
 class Inventory:
     members: set[ObjectId] = field(default_factory=set)
     state: dict[str, Any] = field(default_factory=dict)
+    versions: dict[ObjectId, str] = field(default_factory=dict)
+    """The apiVersion each member was applied at (absent for members recorded before)."""
 
 
 class InventoryStore:
@@ -60,12 +63,25 @@ class InventoryStore:
         data = live.get("data") or {}
         members = {ObjectId.parse(s) for s in _decode(data.get("members"), [])}
         state = _decode(data.get("state"), {})
-        self._written = self._body(members, state)
-        return Inventory(members, state)
+        recorded = _decode(data.get("versions"), {})
+        versions = {
+            oid: str(recorded[str(oid)])
+            for oid in members
+            if isinstance(recorded, dict) and str(oid) in recorded
+        }
+        self._written = self._body(members, state, versions)
+        return Inventory(members, state, versions)
 
-    def write(self, members: Iterable[ObjectId], state: dict[str, Any]) -> bool:
-        """Write the parent when its content changed; True when a write was made."""
-        body = self._body(set(members), state)
+    def write(
+        self,
+        members: Iterable[ObjectId],
+        state: dict[str, Any],
+        versions: Mapping[ObjectId, str] | None = None,
+    ) -> bool:
+        """Write the parent when its content changed; True when a write was made.
+
+        ``versions`` gives the apiVersion of members (those it lacks keep none)."""
+        body = self._body(set(members), state, versions or {})
         if body == self._written:
             return False
         self.ensure_namespace()
@@ -84,7 +100,9 @@ class InventoryStore:
                 if exc.status != HTTPStatus.CONFLICT:  # 409: another creator won the race
                     raise
 
-    def _body(self, members: set[ObjectId], state: dict[str, Any]) -> dict[str, Any]:
+    def _body(
+        self, members: set[ObjectId], state: dict[str, Any], versions: Mapping[ObjectId, str]
+    ) -> dict[str, Any]:
         ordered = sorted(members)
         group_kinds = sorted({m.group_kind for m in ordered})
         namespaces = sorted({m.namespace for m in ordered if m.namespace} - {self.namespace})
@@ -104,6 +122,7 @@ class InventoryStore:
             },
             "data": {
                 "members": _encode([str(m) for m in ordered]),
+                "versions": _encode({str(m): versions[m] for m in ordered if m in versions}),
                 "state": _encode(state),
             },
         }

@@ -26,6 +26,7 @@ from csops.syncer.objects import ObjectId, Resource
 FIELD_MANAGER = "csops"
 STATUS_FIELD_MANAGER = "csops-status"
 REQUEST_TIMEOUT = 30.0
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 RETRIES = 8
 
 
@@ -65,7 +66,7 @@ class Kube:
         self.clock = clock
         self._lock = threading.Lock()
         self._groups: dict[str, dict[str, Resource]] = {}  # "group/version" -> kind -> resource
-        self._preferred: dict[str, str] = {}  # group -> preferred version
+        self._preferred: dict[str, list[str]] = {}  # group -> served versions, preferred first
 
     @classmethod
     def from_kubeconfig(
@@ -137,12 +138,13 @@ class Kube:
         query: dict[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
         stream: bool = False,
         timeout: float | None = REQUEST_TIMEOUT,
     ) -> Any:
         if query:
             path = f"{path}?{urlencode(query)}"
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         _, url, headers, body, _ = self._api.param_serialize(
             method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
@@ -202,19 +204,49 @@ class Kube:
             raise NotFoundError(f"the server has no resource for {kind} in {api_version}")
         return found
 
-    def resource_for_group(self, group: str, kind: str) -> Resource:
-        """The resource of a group/kind at the group's preferred version."""
-        if group == "":
-            return self.resource("v1", kind)
-        version = self._preferred.get(group)
-        if version is None:
+    def _group_versions(self, group: str) -> list[str]:
+        """The versions a group serves, preferred first (cached)."""
+        versions = self._preferred.get(group)
+        if versions is None:
             try:
                 data = self._request("GET", f"/apis/{group}")
             except NotFoundError as exc:
                 raise NotFoundError(f"the server has no API group {group!r}") from exc
-            version = str(data["preferredVersion"]["version"])
-            self._preferred[group] = version
-        return self.resource(f"{group}/{version}", kind)
+            preferred = str(data["preferredVersion"]["version"])
+            served = [str(v["version"]) for v in data.get("versions") or []]
+            versions = [preferred, *(v for v in served if v != preferred)]
+            self._preferred[group] = versions
+        return versions
+
+    def resource_for_group(self, group: str, kind: str, version: str | None = None) -> Resource:
+        """The resource of a group/kind: at ``version`` when the server still serves the kind
+        there, else at the group's preferred version, else at any version that serves it.
+
+        A kind of a group is not always served at the group's preferred version (one CRD of
+        the group may be ``v1beta1`` only while another prefers ``v1beta2``): only when no
+        version serves the kind is it a :class:`NotFoundError`.
+        """
+        if group == "":
+            return self.resource("v1", kind)
+        versions = self._group_versions(group)
+        if version and version not in versions:
+            self.forget_group(group)
+            versions = self._group_versions(group)
+        ordered = ([version] if version in versions else []) + versions
+        for candidate in dict.fromkeys(ordered):
+            try:
+                return self.resource(f"{group}/{candidate}", kind)
+            except NotFoundError:
+                continue
+        raise NotFoundError(
+            f"the server has no resource for {kind} in group {group!r} "
+            f"(versions: {', '.join(versions)})"
+        )
+
+    def forget_group(self, group: str) -> None:
+        """Forget what discovery said about one group's versions."""
+        with self._lock:
+            self._preferred.pop(group, None)
 
     def forget(self, api_version: str | None = None) -> None:
         with self._lock:
@@ -285,6 +317,25 @@ class Kube:
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", resource.kind)
         return ListResult(items, str(data.get("metadata", {}).get("resourceVersion", "")))
+
+    def list_metadata(
+        self, resource: Resource, *, namespace: str | None = None
+    ) -> dict[ObjectId, dict[str, Any]]:
+        """The metadata of every object of ``resource`` (in ``namespace``), without their
+        bodies: what exists, who manages it, what it is labelled and annotated."""
+        data = self._request(
+            "GET",
+            self._path(resource, namespace),
+            accept=METADATA_LIST,
+        )
+        found = {}
+        for item in data.get("items") or []:  # an empty metadata list is "items": null
+            meta = item.get("metadata") or {}
+            oid = ObjectId(
+                resource.group, resource.kind, str(meta.get("namespace") or ""), meta["name"]
+            )
+            found[oid] = meta
+        return found
 
     def create(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
         meta = body["metadata"]

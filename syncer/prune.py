@@ -32,12 +32,10 @@ class PrunePlan:
     blocked: str | None = None  # why nothing is deleted this time
 
     @property
-    def retained(self) -> set[ObjectId]:
-        """Members that stay in the inventory (everything not deleted or released)."""
-        keep = set(self.kept_in_use) | set(self.protected)
-        if self.blocked:
-            keep |= set(self.delete)
-        return keep
+    def released(self) -> set[ObjectId]:
+        """Members that leave the inventory without a delete: confirmed gone, or released by
+        their opt-out or another owner. None when the prune is blocked: everything stays."""
+        return set() if self.blocked else set(self.gone) | set(self.orphaned)
 
 
 @dataclass(frozen=True)

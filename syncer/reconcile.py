@@ -2,12 +2,16 @@
 repaired by the next pass:
 
 1. load the revision's objects (an empty or broken revision stops here: nothing is touched);
-2. record the inventory as a superset (old members plus desired) before any write;
-3. apply in stages and wait (the :class:`~csops.syncer.engine.Engine`);
-4. prune what left the revision, behind the guards of :mod:`~csops.syncer.prune`;
+2. record the inventory as a superset (old members plus desired, with the apiVersion each is
+   applied at) before any write;
+3. apply in stages and wait (the :class:`~csops.syncer.engine.Engine`); an object that exists
+   but is another manager's is taken over only with consent, else left out of the inventory;
+4. prune what left the revision, behind the guards of :mod:`~csops.syncer.prune`, and only on
+   a freshly fetched revision whose objects all applied;
 5. write ClusterStack / ClusterStackRelease status and Events (:mod:`~csops.syncer.stackstatus`),
    and mark ClusterStacks that are in the cluster but not in git;
-6. narrow the inventory to what remains.
+6. narrow the inventory by the members confirmed deleted (or released by their opt-out); a
+   blocked, failed or skipped prune narrows nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class SyncOptions:
     timeout: float = 60.0
     crd_timeout: float = 30.0
     concurrency: int = 8
+    adopt: bool = False
+    """Take over existing objects csops did not create (``--adopt``)."""
 
 
 @dataclass
@@ -51,6 +57,8 @@ class SyncResult:
     pruned: list[ObjectId] = field(default_factory=list)
     prune_errors: dict[ObjectId, str] = field(default_factory=dict)
     health_error: str | None = None
+    fetch_error: str | None = None
+    """Set when the source could not be fetched and this pass ran on the last good revision."""
     status_errors: list[str] = field(default_factory=list)
     held: dict[ObjectId, str] = field(default_factory=dict)
     """Class objects not applied yet: what each waits for (its release's node images)."""
@@ -75,8 +83,26 @@ class SyncResult:
         return [o for o in self.outcomes if o.changed]
 
     @property
+    def adopted(self) -> list[Change]:
+        return [o for o in self.outcomes if o.action == Action.ADOPTED]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.prune_errors and self.health_error is None
+        return (
+            not self.failed
+            and not self.prune_errors
+            and self.health_error is None
+            and self.fetch_error is None
+        )
+
+    def problems(self) -> list[str]:
+        """Every reason this pass is not :attr:`ok`, one line each."""
+        return (
+            ([f"fetch: {self.fetch_error}"] if self.fetch_error else [])
+            + [f"{o.id}: {o.error}" for o in self.failed]
+            + [f"prune {k}: {v}" for k, v in self.prune_errors.items()]
+            + ([self.health_error] if self.health_error else [])
+        )
 
     def summary(self) -> str:
         parts = [
@@ -91,8 +117,12 @@ class SyncResult:
             parts.append(f"{len(self.held)} waiting for node images")
         if self.prune and self.prune.kept_in_use:
             parts.append(f"{len(self.prune.kept_in_use)} kept in use")
+        if self.adopted:
+            parts.append(f"{len(self.adopted)} adopted")
         if self.prune and self.prune.blocked:
             parts.append("prune blocked")
+        if self.fetch_error:
+            parts.append("not fetched: last good revision, no prune")
         return ", ".join(parts)
 
     def state(self) -> dict[str, Any]:
@@ -108,6 +138,8 @@ class SyncResult:
             "pruneErrors": {str(k): v for k, v in self.prune_errors.items()},
             "healthError": self.health_error,
             "unmanaged": [f"{ns}/{name}" for ns, name in self.unmanaged],
+            "fetchError": self.fetch_error,
+            "adopted": sorted(str(o.id) for o in self.adopted),
         }
 
 
@@ -118,6 +150,11 @@ def class_usage(kube: Kube) -> ClassUsage:
     except NotFoundError:
         return ClassUsage()
     return ClassUsage.of(kube.list(resource).items)
+
+
+def change_version(live: dict[str, Any] | None) -> str:
+    """The apiVersion a live object was read at."""
+    return str((live or {}).get("apiVersion", ""))
 
 
 class Reconciler:
@@ -144,6 +181,7 @@ class Reconciler:
             timeout=self.options.timeout,
             crd_timeout=self.options.crd_timeout,
             waits_for=lambda oid: not nodeimages.is_node_image(oid),
+            adopt=self.options.adopt,
         )
         self.engine = Engine(
             kube, engine_options, clock=clock, may_write=may_write, cancelled=cancelled
@@ -159,31 +197,30 @@ class Reconciler:
         started = self.clock.monotonic()
         # RevisionError: nothing applied or pruned
         objects = desired.load(revision.manifests, revision.boundary)
-        result = SyncResult(revision.name)
+        result = SyncResult(revision.name, fetch_error=revision.stale_error)
         inventory = self.store.read()
         if self.last_applied is None:  # a restart: the last pass's revision, without digests
             state = inventory.state
             self.last_applied = LastApplied(state.get("revision") if state.get("ok") else None)
         ids = {o.id for o in objects}
+        versions = {**inventory.versions, **{o.id: o.api_version for o in objects}}
+        members = inventory.members | ids
         self.engine.before_write("recording the inventory")
-        self.store.write(inventory.members | ids, inventory.state)  # superset first
+        self.store.write(members, inventory.state, versions)  # superset first
         changes, gate = self._apply(objects)
         result.outcomes, result.health_error = changes.entries, changes.health_error
         result.held = {oid: gate.message(r) for oid, r in _held_by(objects, gate).items()}
         result.drifted = self.last_applied.drifted(
             revision.name, ((o.id, o.body) for o in objects), (c.id for c in result.changed)
         )
-        if self.options.prune and not result.failed:
-            self._prune(inventory, ids, result)
-            members = ids | (result.prune.retained if result.prune else set())
-            members |= set(result.prune_errors)
-        else:
-            members = inventory.members | ids
+        members -= changes.refused - inventory.members  # another manager's, never ours
+        if self.options.prune and not result.failed and result.fetch_error is None:
+            members -= self._prune(inventory, ids, result)
         self.engine.before_write("writing status")
         result.status_errors = self._write_status(objects, changes, result, revision, gate)
         result.duration = self.clock.monotonic() - started
         self.engine.before_write("narrowing the inventory")
-        self.store.write(members, result.state())
+        self.store.write(members, result.state(), versions)
         result.managed = len(members)
         if result.ok:
             self.last_applied.succeeded(revision.name, ((o.id, o.body) for o in objects))
@@ -206,6 +243,7 @@ class Reconciler:
             early.entries + later.entries,
             {**early.unhealthy, **later.unhealthy},
             early.health_error or later.health_error,
+            early.refused | later.refused,
         )
         return changes, gate
 
@@ -223,12 +261,14 @@ class Reconciler:
         present = self.engine.read(candidates)
         return nodeimages.plan(pairs, state, live=lambda oid: present.get(oid) is not None)
 
-    def _prune(self, inventory: Inventory, ids: set[ObjectId], result: SyncResult) -> None:
+    def _prune(self, inventory: Inventory, ids: set[ObjectId], result: SyncResult) -> set[ObjectId]:
+        """Delete what the guards allow; the members that leave the inventory: confirmed
+        gone, confirmed deleted, or released by their opt-out or another owner."""
         stale = inventory.members - ids
         if not stale:
             result.prune = PrunePlan()
-            return
-        lives = self.engine.read(stale)
+            return set()
+        lives = self.engine.read(stale, inventory.versions)
         result.prune = plan(
             stale,
             lives.__getitem__,
@@ -238,7 +278,7 @@ class Reconciler:
             guards=self.options.guards,
         )
         if result.prune.blocked:
-            return
+            return set()
         for change in self.engine.delete(result.prune.delete, lives).entries:
             if change.action == Action.DELETED:
                 result.pruned.append(change.id)
@@ -248,6 +288,10 @@ class Reconciler:
                 result.pruned_releases[change.id] = annotations.get(RELEASES_ANNOTATION, "")
             else:
                 result.prune_errors[change.id] = change.error or "delete failed"
+        deleted = {oid: change_version(lives[oid]) for oid in result.pruned}
+        remaining = self.engine.read(deleted, deleted)  # finalizers may hold them a while
+        confirmed = {oid for oid, live in remaining.items() if live is None}
+        return result.prune.released | confirmed
 
     def _write_status(
         self,

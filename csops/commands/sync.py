@@ -125,6 +125,12 @@ def repo_of(repo: str | None, deprecated: str | None) -> str:
 @click.option("--allow-mass-prune", is_flag=True, help="Allow pruning more than --max-prune-share.")
 @click.option("--allow-crd-prune", is_flag=True, help="Allow pruning CRDs and Namespaces.")
 @click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take over existing objects another manager created (without it, only those "
+    "annotated csops.io/adopt=true); each is reported.",
+)
+@click.option(
     "--wait/--no-wait", default=True, show_default=True, help="Wait for health (kstatus)."
 )
 @click.option(
@@ -215,6 +221,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     max_prune_share: float,
     allow_mass_prune: bool,
     allow_crd_prune: bool,
+    adopt: bool,
     wait: bool,
     timeout: float,
     concurrency: int,
@@ -278,6 +285,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
             wait=wait,
             timeout=timeout,
             concurrency=concurrency,
+            adopt=adopt,
         ),
         interval=interval,
         cache_dir=cache_dir or default_cache_dir(),

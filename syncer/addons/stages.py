@@ -39,13 +39,15 @@ def workload_engine(
     kube: Kube, *, may_write: Callable[[], bool] = lambda: True, clock: Clock = SYSTEM
 ) -> Engine:
     """The engine for one workload cluster: objects labelled as ours, ``kube-system`` by
-    default, CRDs waited on, no health wait (stages have post-conditions for that)."""
+    default, CRDs waited on, no health wait (stages have post-conditions for that). Addons
+    take over what the cluster's bootstrap made (kubeadm's CoreDNS, kube-proxy), as CSO does."""
     options = EngineOptions(
         labels={INSTANCE_LABEL: OWNED},
         default_namespace=DEFAULT_NAMESPACE,
         concurrency=CONCURRENCY,
         wait=False,
         crd_timeout=CRD_TIMEOUT,
+        adopt=True,
     )
     return Engine(kube, options, clock=clock, may_write=may_write)
 

@@ -197,7 +197,7 @@ def test_plain_stale_objects_are_deleted_and_gone_ones_noted() -> None:
     a, b, gone = cm("a"), cm("b"), cm("gone")
     result = run({a: live_obj(a), b: live_obj(b), gone: None})
     assert result.delete == [a, b] and result.gone == [gone]
-    assert result.blocked is None and result.retained == set()
+    assert result.blocked is None and result.released == {gone}
 
 
 def test_nothing_stale_nothing_to_do() -> None:
@@ -214,7 +214,7 @@ def test_opt_out_annotation_and_foreign_applyset_are_released() -> None:
     }
     result = run(stale)
     assert result.delete == [] and sorted(result.orphaned) == sorted(stale)
-    assert result.retained == set()  # released from the inventory, not kept
+    assert result.released == set(stale)  # released from the inventory, not deleted
     other_value = run({keep: live_obj(keep, annotations={PRUNE_ANNOTATION: "enabled"})})
     assert other_value.delete == [keep]
 
@@ -225,7 +225,7 @@ def test_crds_and_namespaces_are_protected_unless_allowed() -> None:
     stale = {crd: live_obj(crd), ns: live_obj(ns)}
     result = run(stale)
     assert result.delete == [] and sorted(result.protected) == sorted(stale)
-    assert result.retained == set(stale)
+    assert result.released == set()
     allowed = run(stale, guards=PruneGuards(allow_crd_prune=True))
     assert sorted(allowed.delete) == sorted(stale) and allowed.protected == []
 
@@ -240,11 +240,20 @@ def test_share_limit(stale_count: int, size: int, blocked: bool) -> None:
     assert (result.blocked is not None) is blocked
     if blocked:
         assert f"{stale_count} of {size}" in (result.blocked or "")
-        assert result.retained == set(stale)  # blocked: everything stays in the inventory
+        assert result.released == set()  # blocked: everything stays in the inventory
         forced = run(stale, size=size, guards=PruneGuards(allow_mass_prune=True))
         assert forced.blocked is None and len(forced.delete) == stale_count
     else:
-        assert result.retained == set()
+        assert result.released == set()
+
+
+def test_a_blocked_prune_releases_nothing_not_even_the_gone_and_the_opted_out() -> None:
+    stale = {cm(f"o{i}"): live_obj(cm(f"o{i}")) for i in range(4)}
+    gone, kept = cm("gone"), cm("kept")
+    stale |= {gone: None, kept: live_obj(kept, annotations={PRUNE_ANNOTATION: "disabled"})}
+    result = run(stale, size=6)
+    assert result.blocked is not None and result.gone == [gone] and result.orphaned == [kept]
+    assert result.released == set()
 
 
 def test_share_counts_only_deletable_objects() -> None:
@@ -294,7 +303,7 @@ def test_in_use_cluster_class_keeps_templates_and_release_objects() -> None:
     assert result.kept_in_use[cc] == ["workloads/w1"]
     assert result.kept_in_use[tmpl] == ["(template of a ClusterClass in use)"]
     assert sorted(result.delete) == sorted([unref_tmpl, other_cc])
-    assert {cc, tmpl, csr, image} <= result.retained
+    assert not {cc, tmpl, csr, image} & result.released
 
     # the same class used from its own namespace: Cluster in another namespace without
     # classNamespace does not count
@@ -307,7 +316,7 @@ def test_in_use_class_is_kept_even_over_the_share_limit() -> None:
     cc = ObjectId(CAPI, "ClusterClass", NS, name)
     usage = ClassUsage.of([cluster(NS, "c", {"class": name})])
     result = run({cc: live_obj(cc, spec={})}, size=1, usage=usage)
-    assert result.blocked is None and result.delete == [] and cc in result.retained
+    assert result.blocked is None and result.delete == [] and cc not in result.released
 
 
 # ------------------------------------------------------------------ ordering
