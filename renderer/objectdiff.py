@@ -6,7 +6,8 @@ moved file is not an add plus a remove. Release bundles are compared by director
 that appears is a new release, one that disappears or whose bytes differ breaks immutability.
 New ClusterClasses are matched against the classes of the base tree to say where a Cluster
 could now move (same provider and stack, same Kubernetes minor with a newer version, or the
-next minor).
+next minor). Secret values are masked in the diffs (:mod:`csops.redact`): the output is
+meant for pull-request comments.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from csops import redact
 from csops.renderer.manifests import RELEASES_ANNOTATION, Identity, identity
 from csops.renderer.names import NamingError, StackId, class_to_release_name, parse_release_name
 from csops.renderer.versions import HASH_CHANNEL, Version
@@ -263,6 +265,10 @@ def compare_trees(base: dict[str, bytes], new: dict[str, bytes]) -> TreeChanges:
             if old_obj == new_obj and old_text == new_text:
                 continue
             releases = tuple(sorted(set(_releases_of(old_obj)) | set(_releases_of(new_obj))))
+            if redact.is_secret(old_obj) or redact.is_secret(new_obj):
+                old_text, new_text = (
+                    yaml.safe_dump(o, sort_keys=False) for o in redact.masked(old_obj, new_obj)
+                )
             diff = _unified(old_text, new_text, old_path, new_path)
             changes.append(ObjectChange(CHANGED, ident, new_path, releases, diff))
     old_bundles, new_bundles = _bundles(base), _bundles(new)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csops import redact
 from csops.gitrepo import SourceCommit, source_commit
 from csops.renderer import (
     addons,
@@ -101,6 +102,16 @@ def _render_class(
     seen: set[manifests.Identity] = set()
     for obj in objects:
         ident = manifests.identity(obj)
+        if redact.has_values(obj):
+            warnings.append(
+                Problem(
+                    display,
+                    f"renders {ident} with data into the committed tree: anyone who can "
+                    "read the repository reads it",
+                    hint="keep secret values out of git: an external or sealed secret, "
+                    "or a Secret created in the cluster",
+                )
+            )
         if ident in seen:
             problems.add(display, f"renders {ident} twice", hint="object identities must be unique")
         seen.add(ident)

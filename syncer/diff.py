@@ -3,7 +3,8 @@
 Objects that left the manifests go through the same prune guards as a sync (with the default
 limits): those a sync deletes are ``removed``; those it keeps are ``kept``, with the reason (in
 use by which Clusters, a CRD or Namespace, prune disabled, owned by another ApplySet, or the
-whole prune held back by the share limit).
+whole prune held back by the share limit). Secret values never appear: they are masked as
+``kubectl diff`` masks them (:mod:`csops.redact`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from csops import redact
 from csops.syncer import desired, health, nodeimages
 from csops.syncer.apply import in_sync
 from csops.syncer.engine import Engine, EngineOptions
@@ -87,8 +89,10 @@ def _clean(obj: dict[str, Any] | None) -> str:
     return yaml.dump({**obj, "metadata": meta}, Dumper=_BlockDumper, sort_keys=True)
 
 
-def _unified(oid: ObjectId, before: str, after: str) -> str:
+def _unified(oid: ObjectId, live: dict[str, Any] | None, desired: dict[str, Any] | None) -> str:
+    """The unified YAML diff of the live and the desired object, Secret values masked."""
     label = str(oid).replace(" ", "/")
+    before, after = (_clean(o) for o in redact.masked(live, desired))
     return "".join(
         difflib.unified_diff(
             before.splitlines(keepends=True),
@@ -127,16 +131,16 @@ def cluster_diff(
                 result.waiting[obj.id] = gate.message(releases[0])
                 continue
             if live is None:
-                result.added.append(ObjectDiff(obj.id, "added", _unified(obj.id, "", _clean(body))))
+                result.added.append(ObjectDiff(obj.id, "added", _unified(obj.id, None, body)))
                 continue
             if in_sync(body, live, kube.field_manager):
                 continue
             after = kube.apply(resource, body, dry_run=True)
-            text = _unified(obj.id, _clean(live), _clean(after))
+            text = _unified(obj.id, live, after)
             if text:
                 result.changed.append(ObjectDiff(obj.id, "changed", text))
         except NotFoundError:
-            result.added.append(ObjectDiff(obj.id, "added", _unified(obj.id, "", _clean(obj.body))))
+            result.added.append(ObjectDiff(obj.id, "added", _unified(obj.id, None, obj.body)))
         except ApiError as exc:
             result.errors[obj.id] = str(exc)
     wanted = {o.id for o in objects}
@@ -158,7 +162,7 @@ def cluster_diff(
         if oid in reasons:
             result.kept.append(ObjectDiff(oid, "kept", "", reasons[oid]))
         else:
-            result.removed.append(ObjectDiff(oid, "removed", _unified(oid, _clean(live), "")))
+            result.removed.append(ObjectDiff(oid, "removed", _unified(oid, live, None)))
     return result
 
 

@@ -389,3 +389,14 @@ def test_missing_repository_is_a_clear_error(csops: Callable[..., Result], tmp_p
     result = csops("render", tmp_path / "nope")
     assert result.exit_code == 1
     assert "is not a directory" in result.stderr
+
+
+def test_a_chart_secret_with_data_renders_with_a_warning(
+    stacks_repo: Path, csops: Callable[..., Result]
+) -> None:
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  pw: hunter2\n"
+    template(stacks_repo, secret)
+    result = csops("render", stacks_repo)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"renders Secret \S*creds with data into the committed tree", result.stderr)
+    assert "hunter2" not in result.stderr
