@@ -12,6 +12,7 @@ Every failure is a :class:`GitError` naming the repository and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -30,6 +31,20 @@ from csops.gitcredentials import GitCredentials
 
 class GitError(ProblemError):
     """A git operation failed, or the repository is not in a state csops can work with."""
+
+
+@dataclass(frozen=True)
+class FirstBlob:
+    """A file as it was first committed: its blob id and the commit that added it."""
+
+    blob: str
+    commit: str
+
+    def matches(self, data: bytes) -> bool:
+        """Whether ``data`` is that blob's content (SHA-1 or SHA-256 object ids)."""
+        algorithm = hashlib.sha256 if len(self.blob) == 64 else hashlib.sha1
+        header = f"blob {len(data)}\0".encode()
+        return algorithm(header + data).hexdigest() == self.blob
 
 
 @dataclass(frozen=True)
@@ -189,6 +204,43 @@ class Repository:
         except KeyError:
             return None
         return obj.hexsha if obj.type == "tree" else None
+
+    def first_blobs(self, path: str) -> dict[str, FirstBlob]:
+        """Every file ever committed below ``path`` on HEAD's history, as it was first
+        committed: path (relative to ``path``) to its blob id and the commit that added it.
+
+        ``{}`` before the first commit. Read from the history, not from any file of the work
+        tree, so a change cannot rewrite it by editing or deleting a file.
+        """
+        if self.head() is None:
+            return {}
+        out = self._git(
+            "-c",
+            "core.quotePath=false",
+            "log",
+            "--reverse",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--format=commit %H",
+            "HEAD",
+            "--",
+            path,
+        )
+        found: dict[str, FirstBlob] = {}
+        commit = ""
+        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+        for line in out.splitlines():
+            if line.startswith("commit "):
+                commit = line.removeprefix("commit ")
+                continue
+            meta, tab, name = line.partition("\t")
+            fields = meta.split()
+            if not (line.startswith(":") and tab and len(fields) == 5):
+                continue
+            if fields[4] == "A" and name.startswith(prefix):
+                found.setdefault(name.removeprefix(prefix), FirstBlob(fields[3], commit))
+        return found
 
     def read_tree(self, ref: str, path: str = "") -> dict[str, bytes]:
         """Every file below ``path`` at ``ref`` by relative path; ``{}`` when absent."""

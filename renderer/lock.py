@@ -109,8 +109,12 @@ def _by_release(files: Mapping[str, _T]) -> dict[str, dict[str, _T]]:
     return grouped
 
 
-def check_immutable(existing: dict[str, bytes], old: Lock, out: str) -> None:
-    """Every release the lock knows must still be on disk, byte for byte."""
+def check_immutable(
+    existing: dict[str, bytes], old: Lock, out: str, committed: list[Problem] | None = None
+) -> None:
+    """Every release the lock knows must still be on disk, byte for byte. ``committed``: what
+    the check against git history found (:mod:`~csops.renderer.released`), reported for the
+    bundles the lock does not already flag."""
     problems = ProblemList()
     recorded_of = _by_release(old.files)
     present_of = _by_release(existing)
@@ -140,6 +144,8 @@ def check_immutable(existing: dict[str, bytes], old: Lock, out: str) -> None:
                     hint="releases are immutable: restore the bundle and change the "
                     "stack source instead, which cuts a new version",
                 )
+    flagged = {p.file for p in problems.problems}
+    problems.extend([p for p in committed or [] if p.file not in flagged])
     problems.raise_if_any(ImmutableReleaseError)
 
 

@@ -35,6 +35,7 @@ from csops.renderer import (
     lock,
     manifests,
     providers,
+    released,
     tree,
 )
 from csops.renderer.assembly import Assembler
@@ -460,7 +461,9 @@ def render(
         )
     existing = tree.read_tree(config.output_dir, config.output)
     old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
-    lock.check_immutable(existing, old, config.output)
+    lock.check_immutable(
+        existing, old, config.output, released.committed_problems(config, existing)
+    )
     releases = ledger.read_ledger(
         config.output_dir / RELEASES_DIR, f"{config.output}/{RELEASES_DIR}"
     )
