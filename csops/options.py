@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from csops.console import OUTPUT_FORMATS
+from csops.renderer import limits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,3 +152,50 @@ hook_key = click.option(
     default=None,
     help="Private key of the CAPI runtime-hook server (PEM).",
 )
+
+
+def render_limits(command: F) -> F:
+    """``--render-timeout``, ``--max-object-size``, ``--max-release-size``: the bounds of one
+    render (:mod:`csops.renderer.limits`), in force while the command runs."""
+
+    @functools.wraps(command)
+    def run(
+        *args: Any,
+        render_timeout: float,
+        max_object_size: int,
+        max_release_size: int,
+        **kwargs: Any,
+    ) -> Any:
+        bounds = limits.Limits(render_timeout, max_object_size, max_release_size)
+        with limits.applied(bounds):
+            return command(*args, **kwargs)
+
+    flags = [
+        click.option(
+            "--render-timeout",
+            type=click.FloatRange(min=1),
+            default=limits.DEFAULT.render_timeout,
+            show_default=True,
+            metavar="SECONDS",
+            help="Longest one Helm render of a chart may take.",
+        ),
+        click.option(
+            "--max-object-size",
+            type=click.IntRange(min=1),
+            default=limits.DEFAULT.max_object_bytes,
+            show_default=True,
+            metavar="BYTES",
+            help="Largest rendered object.",
+        ),
+        click.option(
+            "--max-release-size",
+            type=click.IntRange(min=1),
+            default=limits.DEFAULT.max_release_bytes,
+            show_default=True,
+            metavar="BYTES",
+            help="Most bytes one chart render may produce.",
+        ),
+    ]
+    for flag in reversed(flags):
+        run = flag(run)
+    return cast(F, run)

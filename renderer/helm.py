@@ -17,6 +17,8 @@ import secrets
 import shutil
 import tarfile
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from helm_python import errors as helm_errors
 from helm_python import package as _package
 from helm_python.registry import dependency_update
 
-from csops.renderer import gotemplate
+from csops.renderer import gotemplate, limits
 from csops.renderer.errors import HelmError, Problem
 
 _ARCHIVE_MTIME = 0
@@ -77,19 +79,35 @@ def render_chart(
         chart = Chart.load(chart_dir)
     except helm_errors.HelmError as exc:
         raise HelmError(_problem(shown, exc, _LOAD_HINT)) from exc
+    bounds = limits.current()
+    abandoned = False
     try:
-        raw = _native.call_string(
-            "helm_render",
-            chart._raw(),
-            None if values is None else json.dumps(values),
-            json.dumps(opts),
+        raw = _within(
+            bounds.render_timeout,
+            lambda: _native.call_string(
+                "helm_render",
+                chart._raw(),
+                None if values is None else json.dumps(values),
+                json.dumps(opts),
+            ),
         )
         crds = chart.crds if include_crds else []
     except helm_errors.HelmError as exc:
         raise HelmError(_problem(shown, exc, "fix the template or its values")) from exc
+    except TimeoutError as exc:
+        abandoned = True  # the engine still holds the chart: it is left to the process's end
+        raise HelmError(
+            Problem(
+                shown,
+                f"Helm rendering took longer than {bounds.render_timeout:g} s",
+                hint="a template loops too long (range, until); fix it, or raise the "
+                "limit with --render-timeout",
+            )
+        ) from exc
     finally:
-        chart.close()
-    rendered: dict[str, str] = json.loads(raw)
+        if not abandoned:
+            chart.close()
+    rendered = _checked_sizes(raw, shown, bounds)
     files = [
         RenderedFile(c["filename"], c["data"]) for c in sorted(crds, key=lambda c: c["filename"])
     ]
@@ -102,6 +120,59 @@ def render_chart(
 
 
 _LOAD_HINT = "Helm cannot load the chart: fix the file it names (Chart.yaml, values.yaml, …)"
+_DOCUMENT_START = re.compile(r"(?m)^---[ \t]*$")
+
+
+def _within(seconds: float, call: Callable[[], str]) -> str:
+    """``call()`` on a daemon thread; :class:`TimeoutError` when it takes longer than
+    ``seconds``. The engine runs native code that cannot be interrupted: an abandoned call
+    ends with the process (the CLI exits on the error)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="helm-render", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(seconds)
+    if "error" in box:
+        raise box["error"]
+    result: str = box["value"]
+    return result
+
+
+def _checked_sizes(raw: str, shown: str, bounds: limits.Limits) -> dict[str, str]:
+    """The rendered files by path; a render larger than the release limit, or with one
+    object larger than the object limit, is refused naming the template."""
+    if len(raw) > bounds.max_release_bytes:
+        raise HelmError(
+            Problem(
+                shown,
+                f"Helm rendered {limits.size(len(raw))}, more than the limit of "
+                f"{limits.size(bounds.max_release_bytes)} for one release",
+                hint="a template emits far too much; fix it, or raise the limit with "
+                "--max-release-size",
+            )
+        )
+    rendered: dict[str, str] = json.loads(raw)
+    for path, text in sorted(rendered.items()):
+        largest = max((len(doc.encode()) for doc in _DOCUMENT_START.split(text)), default=0)
+        if largest > bounds.max_object_bytes:
+            raise HelmError(
+                Problem(
+                    f"{shown}/{path.partition('/')[2] or path}",
+                    f"renders an object of {limits.size(largest)}, more than the limit of "
+                    f"{limits.size(bounds.max_object_bytes)} (Kubernetes refuses objects "
+                    "over about 1.5 MiB)",
+                    hint="fix the template, or raise the limit with --max-object-size",
+                )
+            )
+    return rendered
 
 
 def chart_metadata(chart_dir: Path, *, display: str | None = None) -> dict[str, Any]:

@@ -156,6 +156,7 @@ def _cluster_diff(
     "--name", default="csops", show_default=True, help="With --cluster: the sync's inventory name."
 )
 @options.inventory_namespace("With --cluster: namespace of the sync's inventory Secret.")
+@options.render_limits
 def diff(
     repo: Path,
     *,

@@ -163,6 +163,7 @@ def _no_stacks(repo: Path, result: RenderResult) -> ProblemError:
 @custom_options
 @base_option
 @options.output()
+@options.render_limits
 def validate(
     repo: Path,
     *,
@@ -265,6 +266,7 @@ def validate(
     help="Commit even when files outside the rendered tree have changes.",
 )
 @options.output()
+@options.render_limits
 def render(
     repo: Path,
     *,

@@ -3,8 +3,11 @@ rendered tree left exactly as it was."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,6 +135,7 @@ def changed_release_bundle(repo: Path) -> None:
 # -- names that would become paths outside the tree (issue 12, item 1)
 
 TEMPLATES = ALDER / "cluster-class/templates"
+CSOPS = [sys.executable, "-c", "from csops.cli import main; main()"]
 LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
 )
@@ -252,6 +256,14 @@ def huge_values(repo: Path) -> None:
             out.write(line.format(i))
 
 
+# -- unbounded work (item 7)
+
+
+def huge_object(repo: Path) -> None:
+    big = '{{ repeat 2000000 "a" | quote }}'
+    template(repo, f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  x: {big}\n")
+
+
 CASES: list[tuple[Callable[[Path], None], str, str]] = [
     # (breakage, file the message must name, regex the message must match)
     (malformed_yaml, f"{ALDER}/csctl.yaml:", r"malformed YAML"),
@@ -355,6 +367,11 @@ CASES: list[tuple[Callable[[Path], None], str, str]] = [
     (billion_laughs_in_csctl, f"{ALDER}/csctl.yaml", r"aliases expand this document by"),
     (billion_laughs_in_values, f"{ALDER}/cluster-class", r"excessive aliasing"),
     (huge_values, f"{ALDER}/cluster-class", r"larger than the maximum file size"),
+    (
+        huge_object,
+        f"{TEMPLATES}/extra.yaml",
+        r"renders an object of 1\.9 MiB, more than the limit of 1\.5 MiB.*--max-object-size",
+    ),
 ]
 
 
@@ -400,3 +417,33 @@ def test_a_chart_secret_with_data_renders_with_a_warning(
     assert result.exit_code == 0, result.output
     assert re.search(r"renders Secret \S*creds with data into the committed tree", result.stderr)
     assert "hunter2" not in result.stderr
+
+
+def test_the_limits_are_flags(stacks_repo: Path, csops: Callable[..., Result]) -> None:
+    huge_object(stacks_repo)
+    result = csops("render", stacks_repo, "--max-object-size", "3000000")
+    assert result.exit_code == 0, result.output
+    refused = csops("render", stacks_repo, "--full", "--max-release-size", "100000")
+    assert refused.exit_code == 1, refused.output
+    assert re.search(
+        r"Helm rendered 1\.\d MiB, more than the limit of 100000 bytes", refused.stderr
+    )
+    assert "--max-release-size" in refused.stderr
+
+
+def test_a_template_that_loops_too_long_is_stopped(stacks_repo: Path, tmp_path: Path) -> None:
+    template(stacks_repo, "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n")
+    run = subprocess.run(
+        [*CSOPS, "render", str(stacks_repo), "--render-timeout", "2"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "CSOPS_CACHE_DIR": str(tmp_path / "cache")},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert run.returncode == 1, run.stderr
+    assert f"{ALDER}/cluster-class" in run.stderr
+    assert "Helm rendering took longer than 2 s" in run.stderr and "--render-timeout" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (stacks_repo / "rendered").exists()
