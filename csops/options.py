@@ -170,31 +170,32 @@ def render_limits(command: F) -> F:
         with limits.applied(bounds):
             return command(*args, **kwargs)
 
-    flags = [
-        click.option(
+    table: list[tuple[str, click.ParamType[Any], float, str, str]] = [
+        (
             "--render-timeout",
-            type=click.FloatRange(min=1),
-            default=limits.DEFAULT.render_timeout,
-            show_default=True,
-            metavar="SECONDS",
-            help="Longest one Helm render of a chart may take.",
+            click.FloatRange(min=1),
+            limits.DEFAULT.render_timeout,
+            "SECONDS",
+            "Longest one Helm render of a chart may take.",
         ),
-        click.option(
+        (
             "--max-object-size",
-            type=click.IntRange(min=1),
-            default=limits.DEFAULT.max_object_bytes,
-            show_default=True,
-            metavar="BYTES",
-            help="Largest rendered object.",
+            click.IntRange(min=1),
+            limits.DEFAULT.max_object_bytes,
+            "BYTES",
+            "Largest rendered object.",
         ),
-        click.option(
+        (
             "--max-release-size",
-            type=click.IntRange(min=1),
-            default=limits.DEFAULT.max_release_bytes,
-            show_default=True,
-            metavar="BYTES",
-            help="Most bytes one chart render may produce.",
+            click.IntRange(min=1),
+            limits.DEFAULT.max_release_bytes,
+            "BYTES",
+            "Most bytes one chart render may produce.",
         ),
+    ]
+    flags = [
+        click.option(name, type=kind, default=default, show_default=True, metavar=unit, help=text)
+        for name, kind, default, unit, text in table
     ]
     for flag in reversed(flags):
         run = flag(run)

@@ -57,6 +57,16 @@ class StacksRepo:
     def render(self) -> None:
         write(render_repo(self.work))
 
+    def drop_nearly_everything(self) -> None:
+        """Commit manifests that keep only the CRDs, the Namespaces and the ClusterStacks: a
+        pass would prune far more than the share limit allows."""
+        keep = self.manifests / self.namespace / "clusterstack.clusterstack.x-k8s.io"
+        namespaces = self.manifests / "cluster-scoped" / "namespace"
+        for path in self.manifests.rglob("*.yaml"):
+            if path.parent not in (keep, namespaces) and "crds" not in path.parts:
+                path.unlink()
+        self.commit("drop nearly everything")
+
 
 def rendered_stacks(target: Path, namespace: str) -> Path:
     shutil.copytree(STACKS, target, ignore=shutil.ignore_patterns("rendered"))

@@ -144,11 +144,7 @@ def test_a_blocked_prune_keeps_every_stale_member(
     live = kube.get(res, ns, opted_out.name)
     live["metadata"].setdefault("annotations", {})[PRUNE_ANNOTATION] = "disabled"
     kube.replace(res, live)
-    keep = stacks_repo.manifests / ns / "clusterstack.clusterstack.x-k8s.io"
-    for path in stacks_repo.manifests.rglob("*.yaml"):
-        if path.parent != keep and "crds" not in path.parts and "cluster-scoped" not in path.parts:
-            path.unlink()
-    stacks_repo.commit("drop nearly everything")
+    stacks_repo.drop_nearly_everything()
 
     result = sync_once(sync_config, kube)
     assert result.prune is not None and result.prune.blocked and not result.pruned

@@ -123,12 +123,7 @@ def test_mass_prune_needs_a_flag(
     kube: Kube, stacks_repo: StacksRepo, sync_config: Settings
 ) -> None:
     assert sync_once(sync_config, kube).ok
-    keep = stacks_repo.manifests / stacks_repo.namespace / "clusterstack.clusterstack.x-k8s.io"
-    namespaces = stacks_repo.manifests / "cluster-scoped" / "namespace"
-    for path in stacks_repo.manifests.rglob("*.yaml"):
-        if path.parent not in (keep, namespaces) and "crds" not in path.parts:
-            path.unlink()
-    stacks_repo.commit("drop nearly everything")
+    stacks_repo.drop_nearly_everything()
     result = sync_once(sync_config, kube)
     assert result.prune is not None and result.prune.blocked and not result.pruned
     assert exists(kube, CC, "ClusterClass", stacks_repo.namespace, OLD)
