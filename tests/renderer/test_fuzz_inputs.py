@@ -113,7 +113,7 @@ TOKENS = [
     "  - v1\n",
 ]
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     database=None,
