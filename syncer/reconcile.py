@@ -139,7 +139,6 @@ class SyncResult:
             "healthError": self.health_error,
             "unmanaged": [f"{ns}/{name}" for ns, name in self.unmanaged],
             "fetchError": self.fetch_error,
-            "adopted": sorted(str(o.id) for o in self.adopted),
         }
 
 
