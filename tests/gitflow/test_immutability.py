@@ -42,7 +42,9 @@ def _tamper(repo: Path) -> None:
 def test_tampered_release_rejected(csops: Csops, reviewed: Path) -> None:
     _tamper(reviewed)
     git(reviewed, "commit", "-q", "-am", "sneaky")
-    assert csops("validate", reviewed, "--base", "HEAD").exit_code == 0  # the lock agrees
+    head = csops("validate", reviewed, "--base", "HEAD")  # the lock agrees, history does not
+    assert head.exit_code == 1
+    assert f"release {RELEASE} differs from the bundle committed in" in head.output
 
     result = csops("validate", reviewed, "--base", "main")
     assert result.exit_code == 1
