@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration control-plane git-servers bench clean
+.PHONY: demo test lint typecheck unit integration control-plane git-servers flux bench clean
 
 ## demo: create .venv, render the bundled example stacks and list what was produced
 demo: $(STAMP)
@@ -45,7 +45,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP) control-plane
+## flux: build (or reuse) Flux's source- and kustomize-controller for the side-by-side bench
+flux:
+	$(BIN)/python hack/flux/build.py
+
+bench: $(STAMP) control-plane flux
 	$(BIN)/python -m bench
 
 clean:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from csops import yamldoc
+from csops.renderer import blockyaml
 from csops.renderer.errors import Problem, SourceError
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -34,7 +35,15 @@ _BlockDumper.add_representer(str, _str_representer)
 
 
 def dump(obj: Any) -> bytes:
-    """One YAML document, deterministic."""
+    """One YAML document, deterministic (the fast emitter when it can, the same bytes)."""
+    try:
+        return blockyaml.dump(obj)
+    except blockyaml.Unsupported:
+        return pyyaml_dump(obj)
+
+
+def pyyaml_dump(obj: Any) -> bytes:
+    """One YAML document through PyYAML and libyaml: the reference of :func:`dump`."""
     text: str = yaml.dump(
         obj,
         Dumper=_BlockDumper,

@@ -8,6 +8,7 @@ two renames. Every path is proven to stay inside the tree before anything is wri
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
@@ -121,6 +122,63 @@ def _remove_leftovers(directory: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+class _Directories:
+    """Open directory descriptors below a root, made on first use, so each file costs one
+    ``openat`` of its own name rather than a walk of its whole path."""
+
+    def __init__(self, root: Path) -> None:
+        self.fds: dict[str, int] = {"": os.open(root, _DIR_FLAGS)}
+
+    def fd(self, rel: str) -> int:
+        found = self.fds.get(rel)
+        if found is not None:
+            return found
+        head, _, name = rel.rpartition("/")
+        parent = self.fd(head)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o777, dir_fd=parent)
+        made = self.fds[rel] = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        return made
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+def _fill(
+    staging: Path, files: dict[str, bytes], old: Path | None, unchanged: dict[str, bytes]
+) -> None:
+    """Write ``files`` below the empty ``staging``; hard-link those equal to ``unchanged``."""
+    dirs = _Directories(staging)
+    old_fd = os.open(old, _DIR_FLAGS) if old is not None and old.is_dir() else None
+    try:
+        for rel, data in files.items():
+            head, _, name = rel.rpartition("/")
+            parent = dirs.fd(head)
+            if old_fd is not None and unchanged.get(rel) == data:
+                try:
+                    os.link(rel, name, src_dir_fd=old_fd, dst_dir_fd=parent)
+                    continue
+                except OSError:
+                    pass
+            fd = os.open(name, _NEW_FILE, 0o666, dir_fd=parent)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+    finally:
+        dirs.close()
+        if old_fd is not None:
+            os.close(old_fd)
+
+
 def write_tree(
     directory: Path, files: dict[str, bytes], unchanged: dict[str, bytes] | None = None
 ) -> None:
@@ -135,19 +193,9 @@ def write_tree(
     _remove_leftovers(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-{os.getpid()}-", dir=parent))
     try:
-        made: set[Path] = set()
-        for rel, data in files.items():
-            path = confine.under(staging, rel, f"{directory}/{rel}")
-            if path.parent not in made:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made.add(path.parent)
-            if unchanged is not None and unchanged.get(rel) == data:
-                try:
-                    os.link(directory / rel, path)
-                    continue
-                except OSError:
-                    pass
-            path.write_bytes(data)
+        for rel in files:  # every path proven inside the tree before anything is written
+            confine.under(staging, rel, f"{directory}/{rel}")
+        _fill(staging, files, directory if unchanged is not None else None, unchanged or {})
         staging.chmod(0o755)
         if not directory.exists():
             staging.rename(directory)
