@@ -122,7 +122,7 @@ def _remove_leftovers(directory: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
@@ -188,6 +188,11 @@ def write_tree(
     new tree instead of written again; files are never modified in place, so sharing an
     inode with the retired tree is safe.
     """
+    bad = [rel for rel in files if any(p in ("", ".", "..") for p in rel.split("/"))]
+    if bad:
+        raise TreeError(
+            [Problem(f"{directory}/{rel}", "is not a plain path inside the tree") for rel in bad]
+        )
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(directory)

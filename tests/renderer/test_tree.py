@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from csops.renderer import render_repo
+from csops.renderer.errors import TreeError
 from csops.renderer.tree import compare, read_tree, write_tree
 
 pytestmark = pytest.mark.integration
@@ -51,3 +52,27 @@ def test_unchanged_files_are_linked_not_rewritten(tmp_path: Path) -> None:
     write_tree(out, {"keep.yaml": b"same", "change.yaml": b"new"}, current)
     assert (out / "keep.yaml").stat().st_ino == before
     assert read_tree(out) == {"keep.yaml": b"same", "change.yaml": b"new"}
+
+
+def test_a_path_leaving_the_tree_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"a.yaml": b"1"})
+    for bad in ("../escape.yaml", "a//b.yaml", "./a.yaml", "/abs.yaml"):
+        with pytest.raises(TreeError, match="not a plain path inside the tree"):
+            write_tree(out, {"b.yaml": b"2", bad: b"3"})
+    assert read_tree(out) == {"a.yaml": b"1"}
+    assert not (tmp_path / "escape.yaml").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+
+
+def test_unchanged_files_are_hard_linked_and_new_ones_written(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"d/e/same.yaml": b"same", "d/old.yaml": b"old"})
+    before = (out / "d/e/same.yaml").stat().st_ino
+    write_tree(
+        out,
+        {"d/e/same.yaml": b"same", "d/new.yaml": b"new", "f/g/h.yaml": b"h"},
+        read_tree(out),
+    )
+    assert read_tree(out) == {"d/e/same.yaml": b"same", "d/new.yaml": b"new", "f/g/h.yaml": b"h"}
+    assert (out / "d/e/same.yaml").stat().st_ino == before
