@@ -25,6 +25,8 @@ RENDER_FIGURES = {
     "render.noop",
     "render.one-stack",
     "render.one-clusterstack",
+    "render.one-stack-beyond-helm",
+    "render.one-clusterstack-beyond-helm",
     "render.helm",
     "render.overhead",
     "render.overhead-render-only",
