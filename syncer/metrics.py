@@ -22,6 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from csops.syncer.webhook import Result
+
 CONDITION_STATUSES = ("True", "False", "Unknown")
 
 
@@ -109,10 +111,13 @@ class Metrics:
         )
         self.webhooks = Counter(
             "csops_webhook_requests_total",
-            "Webhook requests by result (accepted, rejected, disabled, too_large)",
+            "Webhook requests by result (accepted, rejected, replayed, stale, malformed, "
+            "too_large, disabled)",
             ["result"],
             registry=self.registry,
         )
+        for result in Result:
+            self.webhooks.labels(str(result))
         self._last_revision: str | None = None
         self._stacks: set[tuple[str, str]] = set()
 

@@ -87,6 +87,8 @@ def test_error_series_exist_from_the_start_and_process_metrics_are_collected() -
     samples = _samples(metrics)
     for kind in ErrorKind:
         assert samples[("csops_sync_errors_total", (("kind", str(kind)),))] == 0
+    for result in ("accepted", "rejected", "replayed", "stale", "malformed", "too_large"):
+        assert samples[("csops_webhook_requests_total", (("result", result),))] == 0
     assert samples[("process_resident_memory_bytes", ())] > 0
     assert any(name == "python_info" for name, _ in samples)
     assert samples[("csops_sync_last_success_timestamp_seconds", ())] == 0
