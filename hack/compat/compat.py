@@ -105,7 +105,10 @@ def isolated_repo(stack: Path, tree: Path, work: Path, pins: dict[str, str]) -> 
     if repo.exists():
         shutil.rmtree(repo)
     rel = stack.relative_to(tree)
-    target = repo / "providers" / rel if rel.parts else repo / "providers" / "stack"
+    if not rel.parts:
+        rel = Path("stack")
+    # Keep upstream's own path: its stacks already live under providers/.
+    target = repo / rel if rel.parts[0] == "providers" else repo / "providers" / rel
     shutil.copytree(stack, target, symlinks=True)
     for name in VERSION_FILES:
         if (stack.parent / name).is_file() and stack != tree:
