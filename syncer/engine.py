@@ -32,6 +32,7 @@ from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.errors import ApiError, LeadershipLostError, NotFoundError
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId, Resource
+from csops.syncer.objectwatch import ObjectWatch, Target
 from csops.syncer.ordering import FOUNDATION, is_crd, stage_of, staged
 
 Live = dict[str, Any]
@@ -230,14 +231,21 @@ class Engine:
             except ApiError:
                 return None
 
-        report = health.wait_for(
-            sorted(changed),
-            fetch,
-            timeout=self.options.timeout,
-            cancelled=self.cancelled,
-            clock=self.clock,
-            known=lambda key: changed[key].live,
-        )
+        pending = [k for k, e in changed.items() if health.compute(e.live).status != health.CURRENT]
+        watch = self._watch(pending, changed) if pending else None
+        try:
+            report = health.wait_for(
+                sorted(changed),
+                fetch,
+                timeout=self.options.timeout,
+                cancelled=self.cancelled,
+                clock=self.clock,
+                known=lambda key: changed[key].live,
+                changes=watch.next if watch is not None else None,
+            )
+        finally:
+            if watch is not None:
+                watch.close()
         result.unhealthy.update({changed[k].id: h for k, h in report.pending.items()})
         if report.failed:
             result.health_error = "failed: " + "; ".join(
@@ -248,6 +256,18 @@ class Engine:
             result.health_error = f"health wait {what}; not current: " + "; ".join(
                 f"{k} ({h.status}: {h.message})" for k, h in sorted(report.pending.items())
             )
+
+    def _watch(self, keys: list[str], changed: Mapping[str, Change]) -> ObjectWatch | None:
+        """A watch on the objects still pending after the apply (``None``: poll instead)."""
+        targets: dict[str, Target] = {}
+        for key in keys:
+            entry = changed[key]
+            try:
+                resource = self.kube.resource(entry.api_version, entry.id.kind)
+            except ApiError:
+                return None
+            targets[key] = Target(resource, entry.id.namespace or None, entry.id.name)
+        return ObjectWatch(self.kube, targets, label_selector=self.options.selector)
 
     # ------------------------------------------------------------------ read and delete
     def read(

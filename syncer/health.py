@@ -34,6 +34,9 @@ FAILED = Status.FAILED
 TERMINATING = Status.TERMINATING
 NOT_FOUND = Status.NOT_FOUND
 
+# The key a change feed hands over when it can no longer watch: read the pending objects again.
+RECHECK = ""
+
 
 @dataclass(frozen=True)
 class Health:
@@ -344,26 +347,49 @@ def wait_for(
     clock: Clock,
     interval: float = 0.5,
     known: Callable[[str], dict[str, Any] | None] | None = None,
+    changes: Callable[[float], tuple[str, dict[str, Any] | None] | None] | None = None,
 ) -> WaitReport:
-    """Poll until every object is Current; stop at the first Failed, on timeout or cancel.
+    """Wait until every object is Current; stop at the first Failed, on timeout or cancel.
 
     ``known`` gives the object as the caller already has it (the apply response); the first
     round judges that instead of reading it again, so objects that are Current at once cost
-    no request. Returns the report; the caller decides what a pending or failed entry means.
+    no request. After it, ``changes(timeout)`` (a watch: the next ``(key, object)`` that
+    changed, or ``None`` after ``timeout`` seconds) re-judges each object as it changes;
+    without it, or once it hands over the key :data:`RECHECK` (the watch is refused), the
+    pending objects are read again every ``interval`` seconds. Returns the report; the caller
+    decides what a pending or failed entry means.
     """
     statuses: dict[str, Health] = {}
     deadline = clock.monotonic() + timeout
     remaining = list(keys)
     read = known or fetch
+    first = True
     while True:
-        for key in list(remaining):
-            health = compute(read(key))
-            statuses[key] = health
-            if health.status == CURRENT:
-                remaining.remove(key)
-            elif health.status == FAILED:
-                return WaitReport(statuses)
+        if first or changes is None:
+            for key in list(remaining):
+                judge = statuses[key] = compute(read(key))
+                if judge.status == CURRENT:
+                    remaining.remove(key)
+                elif judge.status == FAILED:
+                    return WaitReport(statuses)
+        first = False
         if not remaining or clock.monotonic() >= deadline or cancelled():
             return WaitReport(statuses)
-        read = fetch
-        clock.sleep(min(interval, max(0.0, deadline - clock.monotonic())))
+        wait = min(interval, max(0.0, deadline - clock.monotonic()))
+        if changes is None:
+            read = fetch
+            clock.sleep(wait)
+            continue
+        event = changes(wait)  # returns early with the change; the interval only bounds it
+        if event is not None and event[0] == RECHECK:
+            read = fetch  # the watch is gone: poll from here on
+            changes = None
+            continue
+        if event is None or event[0] not in remaining:
+            continue
+        key, obj = event
+        judge = statuses[key] = compute(obj)
+        if judge.status == CURRENT:
+            remaining.remove(key)
+        elif judge.status == FAILED:
+            return WaitReport(statuses)

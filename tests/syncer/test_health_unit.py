@@ -11,6 +11,7 @@ from csops.syncer.health import (
     FAILED,
     IN_PROGRESS,
     NOT_FOUND,
+    RECHECK,
     TERMINATING,
     Health,
     compute,
@@ -637,3 +638,50 @@ def test_wait_for_nothing() -> None:
     clock = FakeClock()
     report = wait_for([], lambda key: None, timeout=1, cancelled=lambda: False, clock=clock)
     assert report.statuses == {} and clock.sleeps == []
+
+
+def test_wait_by_changes_judges_each_object_as_it_changes_without_reading_again() -> None:
+    clock = FakeClock()
+    fetch, calls = scripted({"a": [NOT_READY], "b": [NOT_READY]})
+    events = iter([("b", READY), None, ("other", NOT_READY), ("a", READY)])
+    report = wait_for(
+        ["a", "b"],
+        fetch,
+        timeout=10,
+        cancelled=lambda: False,
+        clock=clock,
+        changes=lambda timeout: next(events),
+    )
+    assert report.pending == {} and calls == {"a": 1, "b": 1} and clock.sleeps == []
+
+
+def test_wait_by_changes_fails_fast_and_reports_a_deleted_object() -> None:
+    clock = FakeClock()
+    fetch, _ = scripted({"a": [NOT_READY], "b": [NOT_READY]})
+    events = iter([("a", None), ("b", BROKEN)])
+    report = wait_for(
+        ["a", "b"],
+        fetch,
+        timeout=10,
+        cancelled=lambda: False,
+        clock=clock,
+        changes=lambda timeout: next(events),
+    )
+    assert report.failed == {"b": Health(FAILED, "broken")}
+    assert report.statuses["a"] == Health(NOT_FOUND, "not found")
+
+
+def test_a_refused_watch_falls_back_to_reading_again() -> None:
+    clock = FakeClock()
+    fetch, calls = scripted({"a": [NOT_READY, NOT_READY, READY]})
+    events = iter([None, (RECHECK, None)])
+    report = wait_for(
+        ["a"],
+        fetch,
+        timeout=10,
+        cancelled=lambda: False,
+        clock=clock,
+        interval=0.5,
+        changes=lambda timeout: next(events),
+    )
+    assert report.pending == {} and calls == {"a": 3} and clock.sleeps == [0.5]
