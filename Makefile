@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration control-plane git-servers flux bench clean
+.PHONY: demo test lint typecheck unit integration control-plane capi git-servers flux bench clean
 
 ## demo: create .venv, render the bundled example stacks and list what was produced
 demo: $(STAMP)
@@ -12,8 +12,9 @@ demo: $(STAMP)
 	$(BIN)/csops render stacks
 	$(BIN)/csops ls stacks
 
-## test: create .venv, build (or reuse) the test control plane, lint, type-check, run every test
-test: $(STAMP) control-plane git-servers lint typecheck
+## test: create .venv, build (or reuse) the test control plane and Cluster API, lint, type-check,
+## run every test
+test: $(STAMP) control-plane capi git-servers lint typecheck
 	$(BIN)/python -m pytest
 
 $(STAMP): pyproject.toml
@@ -27,7 +28,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit
 
 ## integration: the tests on real API servers, git, Helm and processes
-integration: $(STAMP) control-plane git-servers
+integration: $(STAMP) control-plane capi git-servers
 	$(BIN)/python -m pytest -m integration
 
 control-plane: $(STAMP)
@@ -36,6 +37,10 @@ control-plane: $(STAMP)
 ## git-servers: Debian's sshd for the git-over-SSH tests (unpacked into ~/.cache/csops/sshd)
 git-servers: $(STAMP)
 	$(BIN)/python hack/sshd.py
+
+## capi: build (or reuse) Cluster API's managers and collect its real CRDs (hack/capi/build.py)
+capi: $(STAMP)
+	$(BIN)/python hack/capi/build.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
