@@ -77,7 +77,7 @@ class Assembler:
 
     def files(self) -> dict[str, bytes]:
         out = {}
-        for path, data in self.reused.items():
+        for path, data in list(self.reused.items()):  # _materialise pops from it
             if self.owners[path] == self.previous_owners.get(path):
                 out[f"{MANIFESTS_DIR}/{path}"] = data
             else:
