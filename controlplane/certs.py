@@ -21,6 +21,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VALIDITY = datetime.timedelta(days=365)
 ADMIN_USER = "admin"
 ADMIN_GROUP = "system:masters"
+LOOPBACK_SANS: list[x509.GeneralName] = [
+    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    x509.DNSName("localhost"),
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,13 @@ class Credentials:
             .sign(ca_key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+    def issue_serving_cert(self, common_name: str) -> tuple[bytes, bytes]:
+        """A serving certificate for 127.0.0.1 and localhost (PEM cert, PEM key), signed by the CA.
+
+        Webhook servers of the plane (Cluster API's managers) use it; the CA is their caBundle.
+        """
+        return _serving_pair(self.ca_key, self.ca_cert, common_name, LOOPBACK_SANS)
 
 
 def ensure_credentials(directory: Path) -> Credentials:
@@ -167,34 +178,38 @@ def _write_ca(creds: Credentials) -> None:
     creds.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _write_serving(creds: Credentials) -> None:
-    ca_key = serialization.load_pem_private_key(creds.ca_key.read_bytes(), password=None)
+def _serving_pair(
+    ca_key_path: Path, ca_cert_path: Path, common_name: str, sans: list[x509.GeneralName]
+) -> tuple[bytes, bytes]:
+    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    ca_cert = x509.load_pem_x509_certificate(creds.ca_cert.read_bytes())
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
-    sans = x509.SubjectAlternativeName(
-        [
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.DNSName("localhost"),
-            x509.DNSName("kubernetes"),
-            x509.DNSName("kubernetes.default"),
-            x509.DNSName("kubernetes.default.svc"),
-        ]
-    )
     cert = (
         _builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
             ca_cert.subject,
             key.public_key(),
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_usage(), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(sans, critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(creds.serving_key, _key_pem(key))
-    creds.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def _write_serving(creds: Credentials) -> None:
+    sans = [
+        *LOOPBACK_SANS,
+        x509.DNSName("kubernetes"),
+        x509.DNSName("kubernetes.default"),
+        x509.DNSName("kubernetes.default.svc"),
+    ]
+    cert, key = _serving_pair(creds.ca_key, creds.ca_cert, "kube-apiserver", sans)
+    _write_private(creds.serving_key, key)
+    creds.serving_cert.write_bytes(cert)
 
 
 def _write_service_account_key(creds: Credentials) -> None:

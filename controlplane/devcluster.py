@@ -1,8 +1,11 @@
 """A long-lived local control plane for development, detached from the command that starts it.
 
-State lives in ``${XDG_STATE_HOME:-~/.local/state}/csops/dev-cluster/``: the control plane's
-work directory (certificates, etcd data, logs, kubeconfig) plus ``state.json`` with the ports
-(remembered across ``down``/``up``, so the kubeconfig stays valid) and the server pids.
+By default it runs Cluster API too (core with ClusterTopology and RuntimeSDK, kubeadm bootstrap
+and control plane, CAPD; real CRDs and webhooks; controllers in every namespace), so a Cluster
+created on a synced ClusterClass gets its topology. State lives in
+``${XDG_STATE_HOME:-~/.local/state}/csops/dev-cluster/``: the control plane's work directory
+(certificates, etcd data, logs, kubeconfig) plus ``state.json`` with the ports (the API
+server's are remembered across ``down``/``up``, so the kubeconfig stays valid) and the pids.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from pathlib import Path
 
 from csops.controlplane.binaries import locate_binaries, pinned_versions
 from csops.controlplane.certs import ensure_credentials
-from csops.controlplane.crds import install_crds
+from csops.controlplane.clusterapi import ClusterApi, locate_capi
+from csops.controlplane.clusterapi.assets import MANAGERS
+from csops.controlplane.clusterapi.managers import process_name
 from csops.controlplane.endpoint import Endpoint
 from csops.controlplane.errors import ControlPlaneError
 from csops.controlplane.ports import LOOPBACK, port_is_free
 from csops.controlplane.processes import pid_runs, stop_group
-from csops.controlplane.server import ControlPlane, Ports, close_api_client
+from csops.controlplane.server import ControlPlane, Ports
 
-STOP_ORDER = ("kube-controller-manager", "kube-apiserver", "etcd")
+CAPI_PROCESSES = tuple(process_name(p) for p in reversed(MANAGERS))
+STOP_ORDER = (*CAPI_PROCESSES, "kube-controller-manager", "kube-apiserver", "etcd")
 STOP_TIMEOUT = 15.0
 
 
@@ -43,6 +49,9 @@ class DevClusterState:
     pids: dict[str, int] = field(default_factory=dict)
     kubernetes: str = ""
     startup_seconds: float = 0.0
+    cluster_api: str = ""
+    cluster_api_ports: dict[str, dict[str, int]] = field(default_factory=dict)
+    cluster_api_startup_seconds: float = 0.0
 
     @classmethod
     def load(cls, path: Path) -> DevClusterState:
@@ -55,6 +64,12 @@ class DevClusterState:
             pids={k: int(v) for k, v in (data.get("pids") or {}).items()},
             kubernetes=str(data.get("kubernetes", "")),
             startup_seconds=float(data.get("startup_seconds", 0.0)),
+            cluster_api=str(data.get("cluster_api", "")),
+            cluster_api_ports={
+                str(k): {str(n): int(p) for n, p in v.items()}
+                for k, v in (data.get("cluster_api_ports") or {}).items()
+            },
+            cluster_api_startup_seconds=float(data.get("cluster_api_startup_seconds", 0.0)),
         )
 
     def save(self, path: Path) -> None:
@@ -72,6 +87,11 @@ class DevClusterStatus:
     url: str | None
     kubeconfig: Path
     pids: dict[str, int]
+    cluster_api: str = ""
+
+    @property
+    def cluster_api_running(self) -> bool:
+        return all(name in self.pids for name in CAPI_PROCESSES)
 
 
 class DevCluster:
@@ -119,45 +139,74 @@ class DevCluster:
         if running and url is not None:
             creds = ensure_credentials(self.directory / "pki")
             ready = Endpoint(url, creds.ca_pem, creds.admin_token).ready()
-        return DevClusterStatus(running, ready, url, self.kubeconfig_path, live)
+        capi = state.cluster_api if all(n in live for n in CAPI_PROCESSES) else ""
+        return DevClusterStatus(running, ready, url, self.kubeconfig_path, live, capi)
 
-    def up(self, *, port: int | None = None, controller_manager: bool | None = None) -> bool:
-        """Start the dev cluster and install the CAPI CRDs; False if it already ran."""
+    def up(
+        self,
+        *,
+        port: int | None = None,
+        controller_manager: bool | None = None,
+        cluster_api: bool = True,
+    ) -> bool:
+        """Start the dev cluster (and Cluster API unless ``cluster_api=False``).
+
+        Returns False when everything asked for already ran. Cluster API missing from a
+        running plane is started on it; a half-up plane is cleaned away and started afresh.
+        """
         with self._locked():
+            assets = locate_capi() if cluster_api else None  # fail before starting anything
             current = self.status()
-            if current.running and current.ready:
+            plane_up = current.running and current.ready
+            if plane_up and (not cluster_api or current.cluster_api_running):
                 return False
-            if current.pids:  # half up (a crash, a killed server): clean the rest away first
-                self._stop_pids(current.pids)
             state = DevClusterState.load(self.state_path)
-            ports = self._choose_ports(state, port)
-            plane = ControlPlane(
-                self.directory,
-                name="csops-dev",
-                binaries=locate_binaries(),
-                ports=ports,
-                controller_manager=controller_manager,
-                tied_to_parent=False,
-                stop_at_exit=False,
-            )
+            if not plane_up and current.pids:  # a crash, a killed server: clean up first
+                self._stop_pids(current.pids)
+            elif plane_up:  # leftover managers of an earlier Cluster API
+                self._stop_pids({k: v for k, v in current.pids.items() if k in CAPI_PROCESSES})
+            ports = Ports(**state.ports) if plane_up else self._choose_ports(state, port)
+            plane = self._plane(ports, controller_manager)
+            capi: ClusterApi | None = None
             try:
-                plane.start()
-                state = DevClusterState(
-                    ports=asdict(plane.ports),
-                    pids=plane.pids(),
-                    kubernetes=pinned_versions()["kubernetes"],
-                    startup_seconds=round(plane.startup_seconds or 0.0, 2),
-                )
+                if plane_up:
+                    state.pids = {k: v for k, v in current.pids.items() if k not in CAPI_PROCESSES}
+                else:
+                    plane.start()
+                    state.ports = asdict(plane.ports)
+                    state.pids = plane.pids()
+                    state.kubernetes = pinned_versions()["kubernetes"]
+                    state.startup_seconds = round(plane.startup_seconds or 0.0, 2)
+                state.cluster_api, state.cluster_api_ports = "", {}
                 state.save(self.state_path)
-                client = plane.api_client()
-                try:
-                    install_crds(client)
-                finally:
-                    close_api_client(client)
+                if assets is not None:
+                    capi = ClusterApi(
+                        plane, assets=assets, tied_to_parent=False, stop_at_exit=False
+                    )
+                    capi.start()
+                    state.pids.update(capi.pids())
+                    state.cluster_api = assets.version
+                    state.cluster_api_ports = capi.port_table()
+                    state.cluster_api_startup_seconds = round(capi.startup_seconds or 0.0, 2)
+                    state.save(self.state_path)
             except BaseException:
-                plane.stop()
+                if capi is not None:
+                    capi.stop()
+                if not plane_up:
+                    plane.stop()
                 raise
             return True
+
+    def _plane(self, ports: Ports, controller_manager: bool | None) -> ControlPlane:
+        return ControlPlane(
+            self.directory,
+            name="csops-dev",
+            binaries=locate_binaries(),
+            ports=ports,
+            controller_manager=controller_manager,
+            tied_to_parent=False,
+            stop_at_exit=False,
+        )
 
     def down(self, *, purge: bool = False) -> list[str]:
         """Stop every server of the dev cluster; returns the names stopped.

@@ -6,15 +6,21 @@ Session scope (started once, on first use):
   ``control_plane``           the management :class:`~csops.controlplane.server.ControlPlane`
   ``kubeconfig``              its admin kubeconfig path (token auth, CA data)
   ``api_client``              a ``kubernetes.client.ApiClient`` for that kubeconfig
-  ``capi_crds``               installs ``controlplane/crds``; yields the CRD names
+  ``cluster_api``             Cluster API's real managers (core with ClusterTopology and
+                              RuntimeSDK, kubeadm bootstrap and control plane, CAPD) with real
+                              CRDs and webhooks on the management plane, all namespaces
+  ``capi_namespace``          a namespace of its own for flows on real Cluster API (created)
+  ``capi_crds``               the real Cluster API / CAPO / ORC CRDs (starts ``cluster_api``:
+                              its managers serve the conversions); yields the CRD names
   ``audit``                   :class:`~csops.controlplane.audit.AuditLog` of the management plane
   ``workload_control_plane``  a second, independent plane playing a workload cluster
   ``workload_api_client``     an ``ApiClient`` for the workload plane
 Function scope:
   ``namespace``               a fresh namespace (random name) in the management plane
 
-If a control plane cannot start the test errors out with the server logs; nothing is skipped.
-When a test fails, the tails of the server logs are attached to its report.
+Everything starts lazily, on the first test that asks for it, once per session. If a control
+plane or Cluster API cannot start the test errors out with the logs; nothing is skipped. When a
+test fails, the tails of the server and manager logs are attached to its report.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from csops.controlplane.audit import AuditLog
-from csops.controlplane.crds import install_crds
+from csops.controlplane.clusterapi import ClusterApi
 from csops.controlplane.errors import ControlPlaneError
 from csops.controlplane.server import ControlPlane, close_api_client
 
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
 LOG_TAIL_LINES = 40
 _STARTED: list[ControlPlane] = []
+_CLUSTER_APIS: list[ClusterApi] = []
 
 
 def _start(
@@ -75,9 +82,35 @@ def api_client(control_plane: ControlPlane) -> Iterator[ApiClient]:
 
 
 @pytest.fixture(scope="session")
-def capi_crds(api_client: ApiClient) -> list[str]:
-    """Install the Cluster API / ORC CRDs of ``controlplane/crds``; wait until Established."""
-    return install_crds(api_client)
+def capi_namespace(api_client: ApiClient) -> str:
+    """A namespace for flows on real Cluster API (``capi-<random>``), created once."""
+    from kubernetes.client import CoreV1Api, V1Namespace, V1ObjectMeta
+
+    name = f"capi-{secrets.token_hex(3)}"
+    CoreV1Api(api_client).create_namespace(
+        V1Namespace(metadata=V1ObjectMeta(name=name, labels={"csops.dev/test": "true"}))
+    )
+    return name
+
+
+@pytest.fixture(scope="session")
+def cluster_api(control_plane: ControlPlane) -> Iterator[ClusterApi]:
+    """Cluster API on the management plane, one per session."""
+    capi = ClusterApi(control_plane)
+    try:
+        capi.start()
+    except ControlPlaneError as exc:
+        pytest.fail(f"Cluster API could not start: {exc}", pytrace=False)
+    _CLUSTER_APIS.append(capi)
+    yield capi
+    capi.stop()
+    _CLUSTER_APIS.remove(capi)
+
+
+@pytest.fixture(scope="session")
+def capi_crds(cluster_api: ClusterApi) -> list[str]:
+    """The real Cluster API, CAPO and ORC CRDs (Established; conversions served)."""
+    return list(cluster_api.crds)
 
 
 @pytest.fixture(scope="session")
@@ -133,10 +166,12 @@ def namespace(api_client: ApiClient) -> Iterator[str]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, None]:
-    """Attach the tails of the server logs to the report of a failed test."""
+    """Attach the tails of the server and manager logs to the report of a failed test."""
     outcome = yield
     report = outcome.get_result()
-    if not report.failed or not _STARTED:
+    if not report.failed:
         return
     for plane in _STARTED:
         report.sections.append((f"control plane {plane.name} logs", plane.log_tail(LOG_TAIL_LINES)))
+    for capi in _CLUSTER_APIS:
+        report.sections.append(("Cluster API logs", capi.log_tail(LOG_TAIL_LINES)))

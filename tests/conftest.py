@@ -5,7 +5,9 @@ are fine) or ``integration`` (real API servers, git, Helm, processes): each modu
 with ``pytestmark``. A test that says neither, or both, stops the collection. Unless a test
 asks for another with ``@pytest.mark.timeout(N)``, a unit test gets :data:`UNIT_TIMEOUT`
 seconds and an integration test :data:`INTEGRATION_TIMEOUT` (which covers starting the
-session's control plane for the first test that needs it).
+session's control plane for the first test that needs it), or :data:`CLUSTER_API_TIMEOUT` when
+it uses Cluster API (the first such test also waits for its CRDs, managers and webhooks, which
+takes minutes on a busy machine).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ pytest_plugins = ["csops.controlplane.pytest_plugin"]
 
 UNIT_TIMEOUT = 10
 INTEGRATION_TIMEOUT = 180
+CLUSTER_API_TIMEOUT = 420
+CLUSTER_API_FIXTURES = frozenset({"cluster_api", "capi_crds"})
 KINDS = {"unit": UNIT_TIMEOUT, "integration": INTEGRATION_TIMEOUT}
 
 
@@ -28,7 +32,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             unmarked.append(f"{item.nodeid}: {', '.join(kinds) or 'no kind'}")
             continue
         if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(KINDS[kinds[0]]))
+            uses_capi = CLUSTER_API_FIXTURES & set(getattr(item, "fixturenames", ()))
+            item.add_marker(
+                pytest.mark.timeout(CLUSTER_API_TIMEOUT if uses_capi else KINDS[kinds[0]])
+            )
     if unmarked:
         raise pytest.UsageError(
             "every test is marked either unit or integration (pytestmark in its module):\n  "

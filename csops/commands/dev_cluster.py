@@ -29,7 +29,7 @@ def _cluster() -> DevCluster:
 
 @click.group("dev-cluster")
 def dev_cluster() -> None:
-    """Run a local Kubernetes control plane (no nodes) with the Cluster API CRDs installed."""
+    """Run a local Kubernetes control plane (no nodes) with Cluster API on it."""
 
 
 @dev_cluster.command()
@@ -39,15 +39,29 @@ def dev_cluster() -> None:
     default=None,
     help="Run kube-controller-manager (default: when it is built).",
 )
-def up(port: int | None, controller_manager: bool | None) -> None:
-    """Start the dev cluster in the background (idempotent)."""
+@click.option(
+    "--capi/--no-capi",
+    "capi",
+    default=True,
+    show_default=True,
+    help="Run Cluster API (core with ClusterTopology and RuntimeSDK, kubeadm, CAPD) with its "
+    "real CRDs and webhooks; built by `make capi`.",
+)
+def up(port: int | None, controller_manager: bool | None, capi: bool) -> None:
+    """Start the dev cluster in the background (idempotent).
+
+    With Cluster API (the default) a Cluster created on a synced ClusterClass gets its
+    topology: KubeadmControlPlane, DockerCluster, MachineDeployments.
+    """
     cluster = _cluster()
-    started = cluster.up(port=port, controller_manager=controller_manager)
+    started = cluster.up(port=port, controller_manager=controller_manager, cluster_api=capi)
     status = cluster.status()
     if started:
         click.echo(f"dev cluster is up at {status.url}")
     else:
         click.echo(f"dev cluster is already running at {status.url}")
+    if status.cluster_api:
+        click.echo(f"Cluster API {status.cluster_api}: controllers and webhooks running")
     click.echo(f"kubeconfig: {status.kubeconfig}")
     click.echo(f"  export KUBECONFIG={status.kubeconfig}")
 
@@ -86,6 +100,8 @@ def status() -> None:
         raise CommandFailed()
     state = "ready" if current.ready else "running, not ready"
     click.echo(f"dev cluster is {state} at {current.url}")
+    if current.cluster_api:
+        click.echo(f"Cluster API {current.cluster_api} is running")
     click.echo(f"kubeconfig: {current.kubeconfig}")
     for name, pid in sorted(current.pids.items()):
         click.echo(f"  {name}: pid {pid}")

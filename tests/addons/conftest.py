@@ -16,6 +16,7 @@ import yaml
 from csops.controlplane import ControlPlane
 from csops.renderer import render_repo, write
 from csops.syncer.addons.controller import AddonController, AddonOptions
+from csops.syncer.errors import ApiError
 from csops.syncer.kube import Kube
 from tests.polling import eventually
 
@@ -124,13 +125,46 @@ def workload(workload_control_plane: ControlPlane) -> Iterator[Kube]:
 
 
 class Clusters:
-    """Creates Clusters (+ kubeconfig Secrets, control-plane and infra objects) in a namespace."""
+    """Creates Clusters (+ kubeconfig Secrets, control-plane and infra objects) in a namespace.
 
-    def __init__(self, kube: Kube, namespace: str, kubeconfig: bytes) -> None:
+    These tests play Cluster API themselves (they mark the control plane initialized, call the
+    hooks), so their Clusters are ``paused``: Cluster API's controllers leave them alone while
+    its webhooks still validate them (the seed flow in ``tests/capi`` runs the real thing).
+    Cluster API's webhooks refuse a Cluster moved to a ClusterClass that does not exist, so
+    the class a Cluster names is installed first from ``manifests`` (the render of
+    ``releases``); a class of a release that was never rendered (a test's own copy of a
+    release) gets the spec of the newest rendered class of its stack.
+    """
+
+    def __init__(self, kube: Kube, namespace: str, kubeconfig: bytes, manifests: Path) -> None:
         self.kube = kube
         self.namespace = namespace
         self.kubeconfig = kubeconfig
+        self.manifests = manifests
         self.cluster = kube.resource("cluster.x-k8s.io/v1beta1", "Cluster")
+        self._classes: set[str] = set()
+
+    def ensure_class(self, class_name: str) -> None:
+        """Apply ``class_name`` and its templates into the namespace (once)."""
+        if class_name in self._classes:
+            return
+        stack = class_name.rsplit("-v", 1)[0]
+        rendered = sorted(self.manifests.glob(f"*/clusterclass.cluster.x-k8s.io/{stack}-v*.yaml"))
+        by_name = {p.stem: p for p in rendered}
+        source = by_name.get(class_name) or (rendered[-1] if rendered else None)
+        if source is None:
+            return  # someone else's class: the Cluster is created with CAPI's warning
+        cls = yaml.safe_load(source.read_text())
+        objects = [cls] + [
+            yaml.safe_load(p.read_text())
+            for p in source.parent.parent.glob("*template.*/*.yaml")
+            if p.stem.startswith(f"{source.stem}-")
+        ]
+        cls["metadata"]["name"] = class_name
+        for obj in objects:
+            obj["metadata"]["namespace"] = self.namespace
+            self.kube.apply(self.kube.resource(obj["apiVersion"], obj["kind"]), obj)
+        self._classes.add(class_name)
 
     def secret(self, name: str, kubeconfig: bytes | None = None) -> None:
         self.kube.apply(
@@ -153,11 +187,13 @@ class Clusters:
         kubeconfig: bytes | None = None,
     ) -> dict[str, Any]:
         self.secret(name, kubeconfig)
+        self.ensure_class(class_name)
         body = {
             "apiVersion": "cluster.x-k8s.io/v1beta1",
             "kind": "Cluster",
             "metadata": {"name": name, "namespace": self.namespace},
             "spec": {
+                "paused": True,
                 "controlPlaneEndpoint": {"host": "203.0.113.7", "port": 6443},
                 "topology": {"class": class_name, "version": version},
             },
@@ -179,9 +215,20 @@ class Clusters:
         )
 
     def set_class(self, name: str, class_name: str, version: str) -> None:
-        live = self.kube.get(self.cluster, self.namespace, name)
-        live["spec"]["topology"].update({"class": class_name, "version": version})
-        self.kube.replace(self.cluster, live)
+        self.ensure_class(class_name)
+
+        def replaced() -> bool:
+            live = self.kube.get(self.cluster, self.namespace, name)
+            live["spec"]["topology"].update({"class": class_name, "version": version})
+            try:
+                self.kube.replace(self.cluster, live)
+            except ApiError as exc:
+                if exc.status != 409:  # Cluster API wrote the Cluster in between: read again
+                    raise
+                return False
+            return True
+
+        eventually(replaced, what=f"Cluster {name} moved to {class_name}")
 
     def addon(self, name: str) -> dict[str, Any] | None:
         resource = self.kube.resource("clusterstack.x-k8s.io/v1alpha1", "ClusterAddon")
@@ -189,8 +236,8 @@ class Clusters:
 
 
 @pytest.fixture
-def clusters(mgmt: Kube, namespace: str, workload_kubeconfig: bytes) -> Clusters:
-    return Clusters(mgmt, namespace, workload_kubeconfig)
+def clusters(mgmt: Kube, namespace: str, workload_kubeconfig: bytes, releases: Path) -> Clusters:
+    return Clusters(mgmt, namespace, workload_kubeconfig, releases.parent / "manifests")
 
 
 def fast_options(namespace: str, **overrides: Any) -> AddonOptions:
