@@ -27,6 +27,7 @@ from csops.renderer import (
     addons,
     admission,
     bundles,
+    classrules,
     clusterclass,
     crds,
     documents,
@@ -120,6 +121,7 @@ def _render_class(
         clusterclass.check_names(objects, release.stack.class_name(release.version), display)
     )
     problems.extend(clusterclass.check_references(objects, display))
+    problems.extend(classrules.check(objects, display))
     problems.raise_if_any(SourceError)
     return objects, warnings
 
