@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
 
 from csops.controlplane import ControlPlane
 from csops.controlplane.audit import AuditLog
@@ -178,7 +180,8 @@ class Flow:
         apps = client.AppsV1Api(self.workload_client)
         marked = []
         for ds in apps.list_namespaced_daemon_set("kube-system").items:
-            apps.patch_namespaced_daemon_set_status(
+            _unless_gone(
+                apps.patch_namespaced_daemon_set_status,
                 ds.metadata.name,
                 "kube-system",
                 {
@@ -196,7 +199,8 @@ class Flow:
             marked.append(f"DaemonSet/{ds.metadata.name}")
         for deploy in apps.list_namespaced_deployment("kube-system").items:
             replicas = deploy.spec.replicas or 1
-            apps.patch_namespaced_deployment_status(
+            _unless_gone(
+                apps.patch_namespaced_deployment_status,
                 deploy.metadata.name,
                 "kube-system",
                 {
@@ -220,6 +224,16 @@ class Flow:
             "ConfigMap": core.list_namespaced_config_map,
         }[kind]("kube-system")
         return {item.metadata.name for item in listing.items}
+
+
+def _unless_gone(patch: Callable[..., object], *args: object) -> None:
+    """Patch a status, unless the object was deleted since it was listed (an addon upgrade
+    prunes what the new version no longer ships)."""
+    try:
+        patch(*args)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 def _variables(cluster: dict[str, Any]) -> dict[str, Any]:
