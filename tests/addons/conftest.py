@@ -124,12 +124,16 @@ def workload(workload_control_plane: ControlPlane) -> Iterator[Kube]:
     kube.close()
 
 
+UNSAFE_VERSION_UPDATE = "unsafe.topology.cluster.x-k8s.io/disable-update-version-check"
+
+
 class Clusters:
     """Creates Clusters (+ kubeconfig Secrets, control-plane and infra objects) in a namespace.
 
     These tests play Cluster API themselves (they mark the control plane initialized, call the
     hooks), so their Clusters are ``paused``: Cluster API's controllers leave them alone while
-    its webhooks still validate them (the seed flow in ``tests/capi`` runs the real thing).
+    its webhooks still validate them (all but the version change, which needs the control
+    plane a paused topology never gets) (the seed flow in ``tests/capi`` runs the real thing).
     Cluster API's webhooks refuse a Cluster moved to a ClusterClass that does not exist, so
     the class a Cluster names is installed first from ``manifests`` (the render of
     ``releases``); a class of a release that was never rendered (a test's own copy of a
@@ -191,7 +195,13 @@ class Clusters:
         body = {
             "apiVersion": "cluster.x-k8s.io/v1beta1",
             "kind": "Cluster",
-            "metadata": {"name": name, "namespace": self.namespace},
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                # a paused Cluster never gets the control plane CAPI's webhook reads to
+                # check a version change, so that check is left out
+                "annotations": {UNSAFE_VERSION_UPDATE: ""},
+            },
             "spec": {
                 "paused": True,
                 "controlPlaneEndpoint": {"host": "203.0.113.7", "port": 6443},

@@ -62,6 +62,9 @@ class Lines:
         return "".join(self.lines)
 
 
+CLASSES_FIRST = 120.0  # seconds until the first ConfigMaps: the classes are applied first
+
+
 def add_configmaps(repo: StacksRepo, count: int) -> None:
     target = repo.manifests / repo.namespace / "configmap"
     for i in range(count):
@@ -83,7 +86,8 @@ def test_sigkill_mid_apply_then_restart_converges(
         stderr=subprocess.DEVNULL,
     )
     ns = stacks_repo.namespace
-    eventually(lambda: len(kube.list(res, namespace=ns).items) > 40)
+    # the ConfigMaps come after the ClusterClasses, which Cluster API's controllers reconcile
+    eventually(lambda: len(kube.list(res, namespace=ns).items) > 40, CLASSES_FIRST)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     applied = len(kube.list(res, namespace=ns).items)
@@ -121,7 +125,7 @@ def test_api_server_stopped_mid_sync_and_restarted(
     assert proc.stderr is not None
     log = Lines(proc.stderr)
     try:
-        eventually(lambda: len(kube.list(res, namespace=ns).items) > 20)
+        eventually(lambda: len(kube.list(res, namespace=ns).items) > 20, CLASSES_FIRST)
         control_plane.stop_apiserver()
         before = len(log.lines)
         eventually(  # the syncer sees the dead server and keeps running (backoff)

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from csops.syncer.controller import sync_once
-from csops.syncer.errors import RevisionError
+from csops.syncer.errors import ApiError, RevisionError
 from csops.syncer.kube import Kube
 from csops.syncer.objects import ObjectId
 from csops.syncer.settings import Settings
+from tests.polling import eventually
 from tests.syncer.conftest import StacksRepo
 
 pytestmark = pytest.mark.integration
@@ -83,9 +84,19 @@ def test_release_in_use_is_kept_until_the_last_cluster_moves(
 
     # the Cluster moves to v2: the next pass prunes v1
     clusters = kube.resource(CC, "Cluster")
-    live = kube.get(clusters, other_namespace, "workload")
-    live["spec"]["topology"]["class"] = NEW
-    kube.replace(clusters, live)
+
+    def moved() -> bool:
+        live = kube.get(clusters, other_namespace, "workload")
+        live["spec"]["topology"]["class"] = NEW
+        try:
+            kube.replace(clusters, live)
+        except ApiError as exc:
+            if exc.status != 409:  # Cluster API's controllers wrote the Cluster in between
+                raise
+            return False
+        return True
+
+    eventually(moved, what="the Cluster moved to v2")
     result = sync_once(sync_config, kube)
     assert result.ok, result.state()
     pruned = {oid.name for oid in result.pruned}
