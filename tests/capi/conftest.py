@@ -50,6 +50,7 @@ PLURALS = {
     "ClusterStack": ("clusterstack.x-k8s.io", "clusterstacks"),
     "ClusterStackRelease": ("clusterstack.x-k8s.io", "clusterstackreleases"),
     "ClusterAddon": ("clusterstack.x-k8s.io", "clusteraddons"),
+    "Image": ("openstack.k-orc.cloud", "images"),
 }
 
 

@@ -129,6 +129,40 @@ class Flow:
         )
 
     # ------------------------------------------------------------------ what the test plays
+    def images_available(self) -> list[str]:
+        """What ORC does once it has uploaded a node image: the ORC Image reports Available
+        (csops applies an OpenStack release's ClusterClass only then). Returns the names."""
+        marked = []
+        for image in self.objects.list("Image", self.namespace, "v1alpha1"):
+            conditions = (image.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Available" and c["status"] == "True" for c in conditions):
+                continue
+            now = "2026-01-01T00:00:00Z"
+            self.objects.patch(
+                "Image",
+                self.namespace,
+                image["metadata"]["name"],
+                {
+                    "status": {
+                        "id": "0d9a1d9c-7a3e-4b5c-9f9e-1c2d3e4f5a6b",
+                        "conditions": [
+                            {
+                                "type": kind,
+                                "status": value,
+                                "reason": "Success",
+                                "message": "",
+                                "lastTransitionTime": now,
+                            }
+                            for kind, value in (("Available", "True"), ("Progressing", "False"))
+                        ],
+                    }
+                },
+                version="v1alpha1",
+                status=True,
+            )
+            marked.append(image["metadata"]["name"])
+        return marked
+
     def provision_infrastructure(self, cluster_name: str) -> None:
         """What CAPD / CAPO would do: an endpoint (the workload plane) and "provisioned"."""
         cluster = self.cluster(cluster_name)
@@ -273,7 +307,7 @@ def test_seed_flow_on_real_cluster_api(
         [
             CSOPS,
             "sync",
-            "--repo", repo.url,
+            repo.url,
             "--branch", "main",
             "--interval", "1",
             "--kubeconfig", str(control_plane.kubeconfig_for("csops")),
@@ -295,7 +329,10 @@ def test_seed_flow_on_real_cluster_api(
             ("openstack-birch-1-31", "v1"),
         ):
             eventually(
-                lambda n=name, u=usable: flow.cluster_stack_usable(n, u),
+                lambda n=name, u=usable: (
+                    flow.images_available(),
+                    flow.cluster_stack_usable(n, u),
+                )[1],
                 timeout=WAIT,
                 what=f"ClusterStack {name} usable {usable}",
             )
@@ -476,7 +513,10 @@ def test_seed_flow_on_real_cluster_api(
         _birch_v2(repo)
         repo.render_and_push("openstack birch v2: Kubernetes v1.31.7, new CNI config")
         eventually(
-            lambda: flow.cluster_stack_usable("openstack-birch-1-31", "v1,v2"),
+            lambda: (
+                flow.images_available(),
+                flow.cluster_stack_usable("openstack-birch-1-31", "v1, v2"),
+            )[1],
             timeout=WAIT,
             what="v2 usable",
         )

@@ -69,7 +69,7 @@ def _readme_walk_through(kubeconfig: Path, tmp_path: Path) -> None:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     cache = str(tmp_path / "sync-cache")
     synced = subprocess.run(
-        [CSOPS, "sync", "--once", "--repo", str(STACKS), "--no-addons", "--cache-dir", cache],
+        [CSOPS, "sync", str(STACKS), "--once", "--no-addons", "--cache-dir", cache],
         env=env,
         capture_output=True,
         text=True,
