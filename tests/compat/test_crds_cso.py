@@ -222,11 +222,9 @@ class _Both:
 
 
 @pytest.fixture
-def both(kube: Kube, api_client: Any, namespace: str, tmp_path: Path) -> _Both:
+def both(kube: Kube, api_client: Any, namespace: str) -> _Both:
     documents = [cso_crds.crd(f) for f in cso_crds.ALL] + [csops_crd(k, CSOPS_GROUP) for k in KINDS]
-    path = tmp_path / "crds.yaml"
-    path.write_text(yaml.safe_dump_all(documents))
-    install_crds(api_client, [path])
+    install_crds(api_client, documents)
     return _Both(kube, namespace)
 
 
