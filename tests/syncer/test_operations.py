@@ -26,6 +26,7 @@ from csops.syncer.application import Application
 from csops.syncer.clock import SYSTEM, timestamp
 from csops.syncer.controller import sync_once
 from csops.syncer.diff import cluster_diff
+from csops.syncer.errors import ApiError
 from csops.syncer.inventory import InventoryStore
 from csops.syncer.kube import Kube
 from csops.syncer.settings import Settings
@@ -270,9 +271,19 @@ def test_events_and_status_after_drift_kept_in_use_and_prune(
     assert not events(kube, ns, STACK, "DriftCorrected")[1:]  # v2's objects are not drift
 
     clusters = kube.resource("cluster.x-k8s.io/v1beta1", "Cluster")
-    live = kube.get(clusters, other_namespace, "workload")
-    live["spec"]["topology"]["class"] = NEW
-    kube.replace(clusters, live)
+
+    def moved() -> bool:
+        live = kube.get(clusters, other_namespace, "workload")
+        live["spec"]["topology"]["class"] = NEW
+        try:
+            kube.replace(clusters, live)
+        except ApiError as exc:
+            if exc.status != 409:  # Cluster API's controllers wrote the Cluster in between
+                raise
+            return False
+        return True
+
+    eventually(moved, what="the Cluster moved to v2")
     result = sync_once(sync_config, kube)
     assert result.ok and result.pruned
     [pruned] = events(kube, ns, STACK, "Pruned")
