@@ -181,6 +181,11 @@ class StacksRepo:
         return self.remote.as_uri()
 
     @property
+    def head(self) -> str:
+        """The commit last pushed."""
+        return git(self.work, "rev-parse", "HEAD")
+
+    @property
     def releases(self) -> Path:
         return self.work / "rendered" / "releases"
 

@@ -21,8 +21,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ ALDER_29, ALDER_30 = "docker-alder-1-29-v1", "docker-alder-1-30-v1"
 BIRCH_V1, BIRCH_V2 = "openstack-birch-1-31-v1", "openstack-birch-1-31-v2"
 HOOKS_FIELD_MANAGER = "fieldManager=csops-hooks"
 PENDING_HOOKS = "runtime.cluster.x-k8s.io/pending-hooks"
+ADOPT = "csops.io/adopt"
 # Cluster API v1.14.2 marks AfterControlPlaneInitialized pending on a Cluster's first topology
 # reconcile and drops the mark again in that same reconcile: the mark is added to the current
 # Cluster after the desired Cluster was copied from it, and the Cluster patch that sets the
@@ -121,6 +124,24 @@ class Flow:
         obj = self.get(kind, ref["name"], version)
         assert obj is not None, f"{kind} {ref['name']} of {cluster['metadata']['name']}"
         return obj
+
+    def last_pass(self, sync_name: str, kubeconfig: Path) -> dict[str, Any] | None:
+        """The sync's last pass as ``csops status -o json`` reports it (revision, ok, failed);
+        None before the first pass."""
+        proc = subprocess.run(
+            [
+                CSOPS, "status", "-o", "json",
+                "--name", sync_name,
+                "--inventory-namespace", self.namespace,
+                "--kubeconfig", str(kubeconfig),
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if proc.returncode == 1 and "nothing synced yet" in proc.stderr:
+            return None
+        assert proc.returncode == 0, f"csops status: {proc.stdout}\n{proc.stderr}"
+        last: dict[str, Any] = json.loads(proc.stdout)
+        return last
 
     def cluster_stack_usable(self, name: str, versions: str) -> dict[str, Any] | None:
         stack = self.get("ClusterStack", name, "v1alpha1")
@@ -303,6 +324,18 @@ def test_seed_flow_on_real_cluster_api(
     # 1. render, commit, push; csops sync follows the remote -------------------------------
     repo = StacksRepo.create(tmp_path / "stacks", ns)
     hooks: HookEndpoint = hook_endpoint(control_plane, tmp_path / "hook-certs")
+    # The rendered tree holds the stacks' Namespace, which the suite created before: the operator
+    # consents to csops taking it over (without consent every pass fails on it, and the addon
+    # controller, which follows successful passes only, would never see a release).
+    core.patch_namespace(ns, {"metadata": {"annotations": {ADOPT: "true"}}})
+    sync_name = f"csops-{secrets.token_hex(3)}"
+    sync_kubeconfig = control_plane.kubeconfig_for("csops")
+
+    def synced(revision: str) -> dict[str, Any] | None:
+        """The sync's last pass, once it applied ``revision`` completely."""
+        last = flow.last_pass(sync_name, sync_kubeconfig) or {}
+        return last if last.get("ok") and f"sha1:{revision}" in str(last["revision"]) else None
+
     sync = SyncProcess(
         [
             CSOPS,
@@ -310,8 +343,8 @@ def test_seed_flow_on_real_cluster_api(
             repo.url,
             "--branch", "main",
             "--interval", "1",
-            "--kubeconfig", str(control_plane.kubeconfig_for("csops")),
-            "--name", f"csops-{secrets.token_hex(3)}",
+            "--kubeconfig", str(sync_kubeconfig),
+            "--name", sync_name,
             "--inventory-namespace", ns,
             "--addons-namespace", ns,
             "--cache-dir", str(tmp_path / "sync-cache"),
@@ -323,6 +356,11 @@ def test_seed_flow_on_real_cluster_api(
         tmp_path / "csops-sync.log",
     ).start()  # fmt: skip
     try:
+        eventually(
+            lambda: synced(repo.head),
+            timeout=WAIT,
+            what="csops sync to apply the pushed revision completely",
+        )
         for name, usable in (
             ("docker-alder-1-29", "v1"),
             ("docker-alder-1-30", "v1"),
@@ -511,7 +549,12 @@ def test_seed_flow_on_real_cluster_api(
 
         # 5. v2 committed and synced; the switch is held until v2's addons are applied --------
         _birch_v2(repo)
-        repo.render_and_push("openstack birch v2: Kubernetes v1.31.7, new CNI config")
+        revision = repo.render_and_push("openstack birch v2: Kubernetes v1.31.7, new CNI config")
+        eventually(
+            lambda: synced(revision),
+            timeout=WAIT,
+            what="csops sync to apply v2's revision completely",
+        )
         eventually(
             lambda: (
                 flow.images_available(),
@@ -622,6 +665,8 @@ def test_seed_flow_on_real_cluster_api(
         )
     finally:
         sync.stop()
+        print(f"---- {sync.log_path} (last 60 lines)")  # shown when the test fails
+        print("\n".join(sync.log().splitlines()[-60:]))
         for name in ("alder", "alder30", "birch", "birch-old"):
             flow.objects.delete("Cluster", ns, name)
     assert re.search(r"Traceback", sync.log()) is None, sync.log()[-4000:]
