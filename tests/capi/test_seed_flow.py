@@ -207,8 +207,21 @@ class Flow:
                 status=True,
             )
         else:  # CAPD: contract v1beta2 (CAPD itself keeps failing to reach Docker, and says so)
+            # CAPD sets only the host (its load balancer's); the port is the class template's,
+            # which CAPD's webhook defaults to 6443 and the topology controller keeps there. So
+            # the workload plane's port is given as the Cluster's own endpoint (a user may set
+            # it), which CAPI prefers to the infrastructure's and KCP writes the kubeconfig for.
             self.objects.patch(
-                kind, self.namespace, name, {"spec": {"controlPlaneEndpoint": endpoint}}
+                "Cluster",
+                self.namespace,
+                cluster_name,
+                {"spec": {"controlPlaneEndpoint": endpoint}},
+            )
+            self.objects.patch(
+                kind,
+                self.namespace,
+                name,
+                {"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1"}}},
             )
             self.objects.patch(
                 kind,
@@ -496,7 +509,15 @@ def test_seed_flow_on_real_cluster_api(
         with audit.window() as initialized:
             for name in ("alder", "birch"):
                 flow.provision_infrastructure(name)
+            workload_endpoint = {"host": "127.0.0.1", "port": flow.workload.ports.apiserver}
             for name in ("alder", "birch"):
+                eventually(
+                    lambda n=name: (
+                        flow.cluster(n)["spec"].get("controlPlaneEndpoint") == workload_endpoint
+                    ),
+                    timeout=WAIT,
+                    what=f"{name}'s control-plane endpoint to be the workload plane",
+                )
                 eventually(
                     lambda n=name: (
                         core.list_namespaced_secret(
