@@ -25,6 +25,7 @@ MAX_ALIAS_EXPANSION = 100_000
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 
 
 class DuplicateKeyError(yaml.MarkedYAMLError):
@@ -78,8 +79,14 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 class Loader(_Base):  # type: ignore[valid-type,misc]
     """The safe loader, refusing duplicate keys and alias bombs."""
 
+    may_alias = True
+    """Whether the text can hold an alias at all (``*`` and ``&`` both in it); a document
+    without one cannot expand, and its nodes are not counted."""
+
     def construct_document(self, node: yaml.Node) -> Any:
         """Refuse an alias bomb before anything of the document is built."""
+        if not self.may_alias:
+            return super().construct_document(node)
         expansion = alias_expansion(node)
         if expansion is None or expansion > MAX_ALIAS_EXPANSION:
             amount = "without end" if expansion is None else f"by {expansion} nodes"
@@ -98,7 +105,10 @@ class Loader(_Base):  # type: ignore[valid-type,misc]
         for key_node, _ in node.value:
             if key_node.tag == _MERGE:
                 continue
-            key = self.construct_object(key_node, deep=True)
+            if key_node.tag == _STR and isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value  # what the constructor makes of it, without the call
+            else:
+                key = self.construct_object(key_node, deep=True)
             try:
                 earlier = first.get(key)
             except TypeError:  # unhashable: the base class says so with its own message
@@ -116,20 +126,36 @@ class Loader(_Base):  # type: ignore[valid-type,misc]
         return mapping
 
 
-def load(text: str) -> Any:
+def _loader(text: str | bytes) -> Loader:
+    loader = Loader(text)
+    if isinstance(text, str):
+        loader.may_alias = "*" in text and "&" in text
+    else:
+        loader.may_alias = b"*" in text and b"&" in text
+    return loader
+
+
+def load(text: str | bytes) -> Any:
     """The one document of ``text`` (``None`` when empty)."""
+    loader = _loader(text)
     try:
-        return yaml.load(text, Loader=Loader)
+        return loader.get_single_data()
     except RecursionError as exc:
         raise NestingError("the document is nested too deeply") from exc
+    finally:
+        loader.dispose()
 
 
-def load_all(text: str) -> Iterator[Any]:
+def load_all(text: str | bytes) -> Iterator[Any]:
     """Every document of ``text``, empty ones included as ``None``."""
+    loader = _loader(text)
     try:
-        yield from yaml.load_all(text, Loader=Loader)
+        while loader.check_data():
+            yield loader.get_data()
     except RecursionError as exc:
         raise NestingError("the document is nested too deeply") from exc
+    finally:
+        loader.dispose()
 
 
 def compose(text: str) -> yaml.Node | None:

@@ -10,30 +10,41 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def file_digests(directory: Path) -> dict[str, str]:
+    """The SHA-256 (hex) of every regular file below ``directory`` by ``/``-separated path;
+    links are not followed (stack sources hold none: they are refused before hashing)."""
+    found: dict[str, str] = {}
+
+    def walk(path: str, rel: str) -> None:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, f"{rel}{entry.name}/")
+                elif entry.is_file(follow_symlinks=False):
+                    with open(entry.path, "rb") as handle:  # noqa: PTH123 - a DirEntry path
+                        found[f"{rel}{entry.name}"] = hashlib.file_digest(
+                            handle, "sha256"
+                        ).hexdigest()
+
+    walk(str(directory), "")
+    return found
 
 
-def relative_files(directory: Path) -> list[str]:
-    """All regular files below ``directory`` as ``/``-separated paths, sorted byte-wise."""
-    files = [
-        p.relative_to(directory).as_posix()
-        for p in directory.rglob("*")
-        if p.is_file() and not p.is_symlink()
-    ]
-    return sorted(files, key=lambda s: s.encode())
+def _h1(digests: dict[str, str]) -> str:
+    summary = hashlib.sha256()
+    for rel in sorted(digests, key=lambda s: s.encode()):
+        summary.update(f"{digests[rel]}  {rel}\n".encode())
+    return "h1:" + base64.b64encode(summary.digest()).decode()
 
 
 def dirhash_h1(directory: Path) -> str:
     """Go's ``dirhash.Hash1`` of a directory, with the ``h1:`` prefix."""
-    summary = hashlib.sha256()
-    for rel in relative_files(directory):
-        summary.update(f"{_file_digest(directory / rel)}  {rel}\n".encode())
-    return "h1:" + base64.b64encode(summary.digest()).decode()
+    return _h1(file_digests(directory))
 
 
 def clean(h1: str) -> str:
@@ -116,8 +127,14 @@ class StackHashes:
         )
 
 
-def _dir(directory: Path) -> str:
-    return clean(dirhash_h1(directory)) if directory.is_dir() else ""
+def _below(directory: Path, name: str, digests: dict[str, str]) -> str:
+    """The cleaned hash of the subdirectory ``name`` from the stack's file digests."""
+    if not (directory / name).is_dir():
+        return ""
+    prefix = f"{name}/"
+    return clean(
+        _h1({rel[len(prefix) :]: d for rel, d in digests.items() if rel.startswith(prefix)})
+    )
 
 
 def _file(path: Path) -> str:
@@ -128,13 +145,14 @@ def source_hashes(directory: Path) -> StackHashes:
     """Every layer hash of a stack directory, as recorded in a release's ``hashes.json``."""
     candidates = [directory / n for n in ("stack.yaml", "csctl.yaml", "csmctl.yaml")]
     config = next((c for c in candidates if c.is_file()), candidates[1])
+    digests = file_digests(directory)  # each file read once for every layer
     return StackHashes(
-        clusterStack=stack_hash(directory),
-        clusterAddonDir=_dir(directory / "cluster-addon"),
+        clusterStack=clean(_h1(digests)),
+        clusterAddonDir=_below(directory, "cluster-addon", digests),
         clusterAddonValues=_file(directory / "cluster-addon-values.yaml"),
-        nodeImageDir=_dir(directory / "node-image"),
-        clusterClassDir=_dir(directory / "cluster-class"),
-        nodeImagesDir=_dir(directory / "node-images"),
+        nodeImageDir=_below(directory, "node-image", digests),
+        clusterClassDir=_below(directory, "cluster-class", digests),
+        nodeImagesDir=_below(directory, "node-images", digests),
         nodeImagesConfig=_file(directory / "node-images.yaml"),
         clusterAddonConfig=_file(directory / "clusteraddon.yaml"),
         stackConfig=_file(config),

@@ -16,7 +16,7 @@ be a YAML number or a string, with or without ``v``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +37,14 @@ class Written:
     text: str
     file: str
     field: str
-    line: int | None
+    line: Callable[[], int | None]
+    """Finds the line only when an error needs it (the file is parsed again for that)."""
 
     def error(self, message: str, hint: str = "") -> SourceError:
         """An error about this version, pointing at where it is written."""
-        return SourceError(Problem(self.file, message, field=self.field, line=self.line, hint=hint))
+        return SourceError(
+            Problem(self.file, message, field=self.field, line=self.line(), hint=hint)
+        )
 
 
 def minor_key(text: str) -> str | None:

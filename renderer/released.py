@@ -31,19 +31,24 @@ def committed_problems(config: RepoConfig, existing: dict[str, bytes]) -> list[P
         name, _, file = path.partition("/")
         if file:
             bundles.setdefault(name, {})[file] = first
+    on_disk: dict[str, dict[str, bytes]] = {}
+    for path, data in existing.items():
+        top, _, rest = path.partition("/")
+        name, _, file = rest.partition("/")
+        if top == RELEASES_DIR and file:
+            on_disk.setdefault(name, {})[file] = data
     return [
         problem
         for name, files in sorted(bundles.items())
-        for problem in _bundle_problems(config.output, name, files, existing)
+        for problem in _bundle_problems(config.output, name, files, on_disk.get(name, {}))
     ]
 
 
 def _bundle_problems(
-    out: str, name: str, files: dict[str, FirstBlob], existing: dict[str, bytes]
+    out: str, name: str, files: dict[str, FirstBlob], present: dict[str, bytes]
 ) -> list[Problem]:
+    """What differs between one committed bundle and its files on disk (by path in it)."""
     where = f"{out}/{RELEASES_DIR}/{name}"
-    prefix = f"{RELEASES_DIR}/{name}/"
-    present = {p.removeprefix(prefix): d for p, d in existing.items() if p.startswith(prefix)}
     cut = next(iter(files.values())).commit  # the oldest: history is read oldest first
     restore = f"git checkout {cut[:12]} -- {where}"
     if not present:

@@ -38,9 +38,12 @@ def _field(path: list[str | int] | tuple[str | int, ...]) -> str:
 
 def validate(name: str, document: Any, file: str, text: str | None = None) -> list[Problem]:
     """Problems of ``document`` against schema ``name``; ``text`` adds line numbers."""
-    lines = line_index(text) if text is not None else {}
+    errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.path))
+    if not errors:
+        return []
+    lines = line_index(text) if text is not None else {}  # parsed again only to say where
     problems = []
-    for error in sorted(_validator(name).iter_errors(document), key=lambda e: list(e.path)):
+    for error in errors:
         path = tuple(error.absolute_path)
         line = None
         for cut in range(len(path), -1, -1):

@@ -7,6 +7,7 @@ state. Old releases live on in their bundles under ``rendered/releases``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,19 +70,26 @@ class StackSource:
         }
 
 
+def _links(directory: str) -> Iterator[str]:
+    """Every symbolic link below ``directory`` (links are not entered)."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                yield entry.path
+            elif entry.is_dir():
+                yield from _links(entry.path)
+
+
 def _check_no_links(directory: Path, root: Path, display: str, problems: ProblemList) -> None:
-    for dirpath, dirnames, filenames in os.walk(directory):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                target = path.resolve()
-                outside = root not in target.parents
-                problems.add(
-                    f"{display}/{path.relative_to(directory).as_posix()}",
-                    "is a symbolic link" + (" pointing outside the repository" if outside else ""),
-                    hint="stack sources must be regular files (csctl's hash refuses links too); "
-                    "copy the file instead",
-                )
+    for link in sorted(_links(str(directory))):
+        path = Path(link)
+        outside = root not in path.resolve().parents
+        problems.add(
+            f"{display}/{path.relative_to(directory).as_posix()}",
+            "is a symbolic link" + (" pointing outside the repository" if outside else ""),
+            hint="stack sources must be regular files (csctl's hash refuses links too); "
+            "copy the file instead",
+        )
 
 
 def discover(config: RepoConfig) -> list[Path]:
@@ -131,7 +139,7 @@ def _from_stack_yaml(
     return (data["provider"], data["clusterStackName"], written, {})
 
 
-def _naming_problem(exc: NamingError, file: str, gen4: bool, lines: dict[Any, int]) -> Problem:
+def _naming_problem(exc: NamingError, file: str, gen4: bool, text: str) -> Problem:
     """A provider or stack name csctl and CSO cannot work with, pointing at its field."""
     field_name = "provider" if "provider" in str(exc) else "clusterStackName"
     if gen4:
@@ -145,7 +153,7 @@ def _naming_problem(exc: NamingError, file: str, gen4: bool, lines: dict[Any, in
         file,
         str(exc),
         field=shown,
-        line=lines.get(path),
+        line=documents.line_index(text).get(path),
         hint="csctl would cut a release, but CSO splits release and ClusterClass names on "
         "'-' and '.' and would break on it; rename it",
     )
@@ -168,11 +176,12 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
     problems.raise_if_any()
     assert parsed is not None
     provider, name, k8s_text, provider_config = parsed
-    lines = documents.line_index(text)
     k8s_field = "kubernetesVersion" if gen4 else "config.kubernetesVersion"
     k8s_path = ("kubernetesVersion",) if gen4 else ("config", "kubernetesVersion")
     kubernetes = patches.resolve(
-        patches.Written(str(k8s_text), file, k8s_field, lines.get(k8s_path)),
+        patches.Written(
+            str(k8s_text), file, k8s_field, lambda: documents.line_index(text).get(k8s_path)
+        ),
         directory,
         config.kubernetes_versions,
         display,
@@ -182,7 +191,7 @@ def load_source(directory: Path, config: RepoConfig) -> StackSource:
     try:
         stack.check()
     except NamingError as exc:
-        raise SourceError(_naming_problem(exc, file, gen4, lines)) from exc
+        raise SourceError(_naming_problem(exc, file, gen4, text)) from exc
     if not (directory / CLASS_DIR / "Chart.yaml").is_file():
         problems.add(
             f"{display}/{CLASS_DIR}",

@@ -33,34 +33,66 @@ def read_tree(directory: Path, display: str | None = None) -> dict[str, bytes]:
     """Every file below ``directory`` by ``/``-separated relative path.
 
     csops writes regular files only, so a symbolic link in the tree (which could make a
-    render read, or Helm load, a file from anywhere) is a :class:`TreeError`.
+    render read, or Helm load, a file from anywhere) is a :class:`TreeError`. Each directory
+    is listed once and its files opened relative to it (no path resolution per file).
     """
     if not directory.is_dir():
         return {}
     shown = display or str(directory)
     files: dict[str, bytes] = {}
-    problems = []
-    for dirpath, dirnames, filenames in os.walk(directory):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(directory).as_posix()
-            if path.is_symlink():
+    problems: list[Problem] = []
+    _read_below(str(directory), "", files, problems, shown)
+    if problems:
+        raise TreeError(problems)
+    return files
+
+
+def _read_below(
+    path: str, rel: str, files: dict[str, bytes], problems: list[Problem], shown: str
+) -> None:
+    """Read the files below ``path`` (``rel`` inside the tree) into ``files``."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        problems.append(Problem(f"{shown}/{rel}".rstrip("/"), f"cannot read: {exc.strerror}"))
+        return
+    try:
+        with os.scandir(fd) as entries:
+            listed = sorted(entries, key=lambda e: e.name)
+        for entry in listed:
+            name = f"{rel}{entry.name}"
+            if entry.is_symlink():
+                target = os.readlink(entry.name, dir_fd=fd)
                 problems.append(
                     Problem(
-                        f"{shown}/{rel}",
-                        f"is a symbolic link (to {path.readlink()})",
+                        f"{shown}/{name}",
+                        f"is a symbolic link (to {target})",
                         hint="the rendered tree holds regular files only: remove the link "
                         "and render again",
                     )
                 )
-            elif name in filenames:
+            elif entry.is_dir(follow_symlinks=False):
+                _read_below(f"{path}/{entry.name}", f"{name}/", files, problems, shown)
+            else:
                 try:
-                    files[rel] = path.read_bytes()
+                    files[name] = _read_at(fd, entry.name, flags)
                 except OSError as exc:
-                    problems.append(Problem(f"{shown}/{rel}", f"cannot read: {exc.strerror}"))
-    if problems:
-        raise TreeError(problems)
-    return files
+                    problems.append(Problem(f"{shown}/{name}", f"cannot read: {exc.strerror}"))
+    finally:
+        os.close(fd)
+
+
+def _read_at(dir_fd: int, name: str, flags: int) -> bytes:
+    """The whole content of ``name`` in the directory ``dir_fd``."""
+    fd = os.open(name, flags, dir_fd=dir_fd)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def digest(data: bytes) -> str:
@@ -198,8 +230,11 @@ def write_tree(
     _remove_leftovers(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-{os.getpid()}-", dir=parent))
     try:
-        for rel in files:  # every path proven inside the tree before anything is written
-            confine.under(staging, rel, f"{directory}/{rel}")
+        # Every path proven plain before anything is written. Its text is the whole proof:
+        # the staging directory is new and ours, and _fill creates every directory and file
+        # in it through descriptors without following links, so nothing in it can redirect.
+        for rel in files:
+            confine.relative(rel, f"{directory}/{rel}")
         _fill(staging, files, directory if unchanged is not None else None, unchanged or {})
         staging.chmod(0o755)
         if not directory.exists():
