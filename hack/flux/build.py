@@ -20,17 +20,18 @@ and a ``crds/`` directory beside it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import gobuild  # noqa: E402 - hack/ is put on the path just above
 
 FLUX_VERSION = "v1.9.6"  # source-controller and kustomize-controller (Flux v2.9)
 CONTROLLERS = ("source-controller", "kustomize-controller")
@@ -41,50 +42,13 @@ OVERRIDES = {
     ],
     "kustomize-controller": [],
 }
-STAMP_NAME = ".stamp.json"
 REPLACE_LINE = re.compile(r"^\s*(?:replace\s+)?([\w.\-/]+(?:\s+v[\w.\-+]+)?\s+=>\s+\S+.*)$")
 
 
-class BuildError(Exception):
-    """A build step failed; the message says which and how to retry."""
-
-
-def say(message: str) -> None:
-    print(f"[flux] {message}", flush=True)
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "csops"
-
-
-def go_env(gocache_root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        GOPATH=str(gocache_root),
-        GOMODCACHE=str(gocache_root / "mod"),
-        GOCACHE=str(gocache_root / "build"),
-        GOFLAGS="-mod=mod",
-        GOTOOLCHAIN="local",
-        GOWORK="off",
-        CGO_ENABLED="0",
-    )
-    return env
-
-
-def go_version() -> str:
-    if shutil.which("go") is None:
-        raise BuildError("`go` is not on PATH; install Go >= 1.26 or set CSOPS_FLUX_BINDIR")
-    return subprocess.run(
-        ["go", "env", "GOVERSION"], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return proc.stdout
+GO_HINT = "set CSOPS_FLUX_BINDIR"
+BuildError = gobuild.BuildError
+say = gobuild.reporter("flux")
+run = gobuild.run
 
 
 def download(module: str, *, cwd: Path, env: dict[str, str]) -> dict[str, str]:
@@ -127,74 +91,29 @@ def wrapper_module(name: str, version: str, go_directive: str, replaces: list[st
     )
 
 
-def build_binary(name: str, pkg: str, out: Path, *, cwd: Path, env: dict[str, str]) -> None:
-    """go build -v, printing a progress line every 100 compiled packages."""
-    tmp = out.with_name(out.name + ".partial")
-    cmd = ["go", "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", str(tmp), pkg]
-    say(f"building {name} ({pkg})")
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    if proc.stdout is None:  # pragma: no cover - Popen with PIPE always has it
-        raise BuildError("no output pipe from go build")
-    tail: list[str] = []
-    compiled = 0
-    for line in proc.stdout:
-        tail = [*tail[-60:], line.rstrip()]
-        if re.match(r"^[\w.\-/]+$", line.strip()):
-            compiled += 1
-            if compiled % 100 == 0:
-                say(f"  {name}: {compiled} packages compiled ({time.monotonic() - started:.0f}s)")
-    if proc.wait() != 0:
-        raise BuildError(f"building {name} failed:\n" + "\n".join(tail))
-    tmp.replace(out)
-    say(f"built {name} in {time.monotonic() - started:.0f}s ({out.stat().st_size >> 20} MiB)")
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"another build holds {path}; waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def stamp_matches(stamp: Path, expected: dict[str, str]) -> bool:
-    try:
-        data = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        return False
-    if any(data.get(k) != v for k, v in expected.items()):
-        return False
+def stamp_matches(stamp: Path, expected: dict[str, object]) -> bool:
+    """The stamp's versions and binaries (:func:`gobuild.stamp_matches`), and the CRDs."""
     crds = stamp.parent.parent / "crds"
-    return all((stamp.parent / c).is_file() for c in CONTROLLERS) and any(crds.glob("*.yaml"))
+    return gobuild.stamp_matches(stamp, expected, list(CONTROLLERS)) and any(crds.glob("*.yaml"))
 
 
 def build() -> Path:
-    gover = go_version()
-    target = cache_root() / "flux" / f"{FLUX_VERSION.lstrip('v')}-{gover}"
+    gover = gobuild.go_version(GO_HINT)
+    target = gobuild.cache_root() / "flux" / f"{FLUX_VERSION.lstrip('v')}-{gover}"
     bindir, crds = target / "bin", target / "crds"
-    stamp = bindir / STAMP_NAME
-    expected = {"flux": FLUX_VERSION, "go": gover}
+    stamp = bindir / gobuild.STAMP_NAME
+    expected: dict[str, object] = {"flux": FLUX_VERSION, "go": gover}
     if stamp_matches(stamp, expected):
         say(f"up to date: {bindir}")
         return bindir
-    with exclusive_lock(target / ".lock"):
+    with gobuild.exclusive_lock(target / ".lock", say):
         if stamp_matches(stamp, expected):
             say(f"up to date: {bindir}")
             return bindir
         started = time.monotonic()
         say(f"building Flux controllers {FLUX_VERSION} with {gover} into {bindir}")
         say("a cold build takes several minutes; later runs reuse the cache")
-        env = go_env(cache_root() / "go")
+        env = gobuild.go_env(gobuild.cache_root() / "go")
         bindir.mkdir(parents=True, exist_ok=True)
         crds.mkdir(parents=True, exist_ok=True)
         go_directive = gover.removeprefix("go")
@@ -212,17 +131,19 @@ def build() -> Path:
             say(f"resolving {name}'s dependencies; downloads on a cold cache")
             pkg = f"github.com/fluxcd/{name}"
             run(["go", "get", "-tool", f"{pkg}@{FLUX_VERSION}"], cwd=module_dir, env=env)
-            build_binary(name, pkg, bindir / name, cwd=module_dir, env=env)
+            gobuild.build_binary(
+                name, pkg, bindir / name, cwd=module_dir, env=env, ldflags="-s -w", say=say
+            )
             for crd in sorted((Path(info["Dir"]) / "config" / "crd" / "bases").glob("*.yaml")):
                 shutil.copyfile(crd, crds / crd.name)
-        stamp_data = {
-            **expected,
-            "binaries": list(CONTROLLERS),
-            "build_seconds": round(time.monotonic() - started),
-        }
-        partial = stamp.with_name(STAMP_NAME + ".partial")
-        partial.write_text(json.dumps(stamp_data, indent=2) + "\n")
-        partial.replace(stamp)
+        gobuild.write_stamp(
+            stamp,
+            {
+                **expected,
+                "binaries": list(CONTROLLERS),
+                "build_seconds": round(time.monotonic() - started),
+            },
+        )
         say(f"done in {time.monotonic() - started:.0f}s: {bindir}")
         return bindir
 
