@@ -37,6 +37,7 @@ class _Schedule:
     due: float = 0.0
     failures: int = 0
     running: bool = False
+    woken: bool = False  # woken while running: the running reconcile read the state before
 
 
 class AddonController:
@@ -111,6 +112,7 @@ class AddonController:
             for k, sched in self._schedule.items():
                 if key is None or k == key:
                     sched.due = 0.0
+                    sched.woken = sched.running
         self._wake.set()
 
     def _on_cluster_event(self, kind: str, obj: dict[str, Any]) -> None:
@@ -208,7 +210,10 @@ class AddonController:
                 else:
                     sched.failures = 0
                     delay = result.requeue_after
-                sched.due = self.clock.monotonic() + delay
+                # A wake during the run (a hook call, a Cluster event) is not lost to the
+                # run's own requeue: the run may have read the state from before it.
+                sched.due = 0.0 if sched.woken else self.clock.monotonic() + delay
+                sched.woken = False
 
         return done
 

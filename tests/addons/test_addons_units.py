@@ -1,13 +1,17 @@
-"""Pure parts: planning, the upgrade gate, CEL conditions."""
+"""Pure parts: planning, the upgrade gate, CEL conditions, the controller's scheduling."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from csops.syncer.addons import gate
 from csops.syncer.addons.cel import evaluate
+from csops.syncer.addons.controller import AddonController, _Schedule
+from csops.syncer.addons.options import AddonOptions, Result
 from csops.syncer.addons.plan import (
     INSTALL,
     STEADY,
@@ -18,6 +22,8 @@ from csops.syncer.addons.plan import (
     same_version,
 )
 from csops.syncer.addons.releases import ReleaseCatalog
+from csops.syncer.kube import Kube
+from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.unit
 
@@ -92,3 +98,31 @@ def test_cel_verdicts() -> None:
     assert not missing.met and missing.error and "nope" in missing.message
     assert evaluate("a.spec.replicas", ok).error
     assert evaluate("a.spec.replicas ==", ok).error
+
+
+def test_a_wake_while_a_cluster_reconciles_is_not_lost() -> None:
+    """A hook call or Cluster event during a reconcile of that cluster (which may have read the
+    state from before it) reconciles it again at once, not after the run's own requeue."""
+    clock = FakeClock(100.0)
+    options = AddonOptions(interval=60.0, backoff_base=30.0, backoff_cap=60.0)
+    controller = AddonController(cast(Kube, None), None, options, clock=clock)
+    for key in ("ns/woken", "ns/quiet", "ns/failing"):
+        controller._schedule[key] = _Schedule(running=True)
+    controller.wake("ns/woken")
+    controller.wake("ns/failing")
+    ok: Future[Result] = Future()
+    ok.set_result(Result("ns/woken", True, options.interval))
+    controller._done_callback("ns/woken")(ok)
+    controller._done_callback("ns/quiet")(ok)
+    failed: Future[Result] = Future()
+    failed.set_result(Result("ns/failing", False, 0.0, "unreachable", error=True))
+    controller._done_callback("ns/failing")(failed)
+    schedule = controller._schedule
+    assert schedule["ns/woken"].due <= clock.monotonic()
+    assert schedule["ns/failing"].due <= clock.monotonic()
+    assert schedule["ns/quiet"].due == clock.monotonic() + options.interval
+    assert not any(s.woken or s.running for s in schedule.values())
+    # once ran, the next run keeps its requeue again
+    controller._schedule["ns/woken"].running = True
+    controller._done_callback("ns/woken")(ok)
+    assert schedule["ns/woken"].due == clock.monotonic() + options.interval
