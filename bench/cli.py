@@ -155,6 +155,10 @@ def run(options: Options, cases: list[registry.Case]) -> int:
             report.write_json(options.results_dir / f"{group}.json", res)
             if options.docs is not None:
                 report.update_doc(options.docs, group, report.section(res))
+            print(report.machine_lines(info) + "\n")
+            peers = report.side_by_side(group, figures)
+            if peers:
+                print(peers + "\n")
             print(report.table(figures))
     finally:
         ctx.close()

@@ -22,7 +22,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 #: Modules that register cases when imported.
-CASE_MODULES = ("bench.render_cases", "bench.sync_cases", "bench.startup_cases")
+CASE_MODULES = (
+    "bench.render_cases",
+    "bench.sync_cases",
+    "bench.peer_cases",
+    "bench.startup_cases",
+)
 
 
 @dataclass(frozen=True)

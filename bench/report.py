@@ -159,6 +159,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:.2f}×"
     if unit == "MiB":
         return f"{value:.0f} MiB"
+    if unit == "requests":
+        return f"{value:,.0f} requests"
     return f"{value:.3g} {unit}"
 
 
@@ -184,6 +186,56 @@ def table(figures: list[Figure]) -> str:
             f"{len(s.values)} | {f.bar or '—'} | {_status(f)} |"
         )
     return "\n".join(rows)
+
+
+PEERS = ("csops", "kubectl", "flux")
+_PEER_ROWS = (
+    ("First apply", "peers-first-apply-{}", "first-apply-ratio-{}"),
+    ("No-op pass", "peers-noop-{}", "noop-ratio-{}"),
+    ("No-op: real writes", "noop-writes-{}", ""),
+    ("No-op: dry-run writes", "noop-dryrun-writes-{}", ""),
+    ("Prune", "peers-prune-{}", "prune-ratio-{}"),
+    ("Flux's shape (fresh processes)", "peers-shape-{}", "shape-ratio-{}"),
+    ("Peak RSS in Flux's shape", "peers-rss-{}", ""),
+)
+
+
+def _cell(fig: Figure | None) -> str:
+    if fig is None:
+        return "—"
+    s = fig.stats
+    if s.min == s.max:
+        return fmt(s.median, fig.unit)
+    return f"{fmt(s.median, fig.unit)} ({fmt(s.min, fig.unit)} – {fmt(s.max, fig.unit)})"
+
+
+def side_by_side(group: str, figures: list[Figure]) -> str:
+    """csops, kubectl and Flux in one table (medians, spread in brackets); empty without them."""
+    by_key = {f.key: f for f in figures}
+    rows = []
+    for label, key, ratio in _PEER_ROWS:
+        cells = [by_key.get(f"{group}.{key.format(tool)}") for tool in PEERS]
+        if not any(cells):
+            continue
+        ratios = [by_key.get(f"{group}.{ratio.format(p)}") if ratio else None for p in PEERS[1:]]
+        rows.append(f"| {label} | " + " | ".join(_cell(c) for c in [*cells, *ratios]) + " |")
+    if not rows:
+        return ""
+    versions: dict[str, str] = next(
+        (f.detail["versions"] for f in figures if f.detail.get("versions")), {}
+    )
+    shown = ", ".join(f"{k} {v}" for k, v in versions.items())
+    return "\n".join(
+        [
+            f"Side by side on one API server (Flux: {shown}, built here from the Go module proxy; "
+            "csops in-process except in Flux's shape; median (min – max); ratios csops / peer, "
+            "run by run, below 1 = csops faster):",
+            "",
+            "| case | csops | kubectl | Flux | csops / kubectl | csops / Flux |",
+            "|---|---:|---:|---:|---:|---:|",
+            *rows,
+        ]
+    )
 
 
 def machine_lines(info: dict[str, Any]) -> str:
@@ -245,8 +297,11 @@ def section(res: GroupResult) -> str:
         "",
         machine_lines(res.info),
         "",
-        table(res.figures),
     ]
+    peers = side_by_side(group, res.figures)
+    if peers:
+        lines += [peers, ""]
+    lines += [table(res.figures)]
     if res.errors:
         lines += ["", "Errors:", "", *[f"- {e}" for e in res.errors]]
     for profile in res.profiles:

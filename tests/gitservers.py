@@ -23,9 +23,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+
+from bench.githttp import run_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,43 +75,7 @@ class GitHttpsServer:
                     self.end_headers()
                     return
                 outer.served += 1
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                env = {
-                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                    "GIT_PROJECT_ROOT": str(outer.root),
-                    "GIT_HTTP_EXPORT_ALL": "1",
-                    "PATH_INFO": parts.path,
-                    "QUERY_STRING": parts.query,
-                    "REQUEST_METHOD": self.command,
-                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                    "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                    "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-                    "REMOTE_USER": "git",
-                    "REMOTE_ADDR": "127.0.0.1",
-                }
-                done = subprocess.run(
-                    ["git", "http-backend"],
-                    input=self.rfile.read(length) if length else b"",
-                    env=env,
-                    capture_output=True,
-                    timeout=60,
-                    check=False,
-                )
-                head, _, body = done.stdout.partition(b"\r\n\r\n")
-                status, headers = 200, []
-                for line in head.decode().split("\r\n"):
-                    name, _, value = line.partition(":")
-                    if name.lower() == "status":
-                        status = int(value.split()[0])
-                    elif name:
-                        headers.append((name, value.strip()))
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                run_backend(self, outer.root)
 
             do_GET = _serve
             do_POST = _serve
