@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--flux-units", type=int, help="sync: units of 4 objects in Flux's shape (default 1000)"
     )
+    p.add_argument(
+        "--scale-objects", type=int, help="scale: objects of the scale cases (default 10000)"
+    )
     p.add_argument("--results-dir", type=Path, help="where GROUP.json and profiles go")
     p.add_argument("--docs", type=Path, help="Markdown file to update (default docs/benchmarks.md)")
     p.add_argument("--no-docs", action="store_true", help="do not update the Markdown file")
@@ -88,6 +91,7 @@ def options_from(args: argparse.Namespace) -> Options:
         "sync_latency_objects": args.sync_latency_objects,
         "sync_rss_objects": args.sync_rss_objects,
         "flux_units": args.flux_units,
+        "scale_objects": args.scale_objects,
     }
     sizes = {k: v for k, v in given.items() if v}
     docs: Path | None = args.docs or (None if quick else DEFAULT_DOCS)

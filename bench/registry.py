@@ -26,6 +26,7 @@ CASE_MODULES = (
     "bench.render_cases",
     "bench.sync_cases",
     "bench.peer_cases",
+    "bench.scale_cases",
     "bench.startup_cases",
 )
 

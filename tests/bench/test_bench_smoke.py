@@ -260,3 +260,26 @@ def test_startup_results_hold_the_import_bar(tmp_path: Path) -> None:
     # The check can fail: a command that uses Helm is seen importing it.
     assert "helm_python" in figures["startup.render-help"]["detail"]["heavy_imported"]
     assert all(f["median"] > 0 for f in figures.values())
+
+
+def test_scale_cases_report_each_figure_against_its_bar(tmp_path: Path) -> None:
+    """The scale group at quick size: first apply with RSS, no-op writes, drift."""
+    results = tmp_path / "results"
+    done = _bench(
+        "--quick", "--cases", "scale", "--results-dir", str(results), "--no-docs", timeout=280
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    data = json.loads((results / "scale.json").read_text())
+    assert data["errors"] == []
+    figures = {f["key"]: f for f in data["figures"]}
+    assert set(figures) == {
+        "scale.first-apply",
+        "scale.first-apply-mem",
+        "scale.noop",
+        "scale.noop-writes",
+        "scale.drift",
+    }
+    for key in ("scale.first-apply-mem", "scale.noop-writes", "scale.drift"):
+        assert figures[key]["bar"], key
+        assert isinstance(figures[key]["met"], bool), key
+    assert figures["scale.noop"]["detail"]["objects"] == 60
