@@ -168,7 +168,7 @@ def compose(text: str) -> yaml.Node | None:
 
 def nodes(text: str) -> Iterator[tuple[yaml.Node, Any]]:
     """Each non-empty document of ``text`` as its node tree and its value (for line marks)."""
-    loader = Loader(text)
+    loader = _loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -21,6 +21,7 @@ def test_a_text_without_anchors_loads_as_pyyaml_loads_it() -> None:
     text = "a: '*not an alias*'\nb: [1, 2.5, true, null]\n'1': x\n1: y\n"
     assert yamldoc.load(text) == yaml.safe_load(text)
     assert yamldoc.load(text.encode()) == yaml.safe_load(text)
+    assert [value for _, value in yamldoc.nodes(text)] == [yaml.safe_load(text)]
 
 
 def test_an_alias_bomb_is_refused_as_text_and_as_bytes() -> None:
@@ -29,6 +30,8 @@ def test_an_alias_bomb_is_refused_as_text_and_as_bytes() -> None:
             yamldoc.load(text)
         with pytest.raises(yamldoc.AliasBombError):
             list(yamldoc.load_all(text))
+        with pytest.raises(yamldoc.AliasBombError):
+            list(yamldoc.nodes(text))
 
 
 def test_aliases_within_the_limit_expand() -> None:
