@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +14,8 @@ from csops.controlplane import ControlPlane
 from csops.renderer import render_repo, write
 from csops.syncer.kube import Kube
 from csops.syncer.settings import Settings
+from tests.examples import rehome_stacks
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACKS = REPO_ROOT / "stacks"
 MANIFESTS = "rendered/manifests"
 
 
@@ -69,16 +66,7 @@ class StacksRepo:
 
 
 def rendered_stacks(target: Path, namespace: str) -> Path:
-    shutil.copytree(STACKS, target, ignore=shutil.ignore_patterns("rendered"))
-    config = target / "csops.yaml"
-    config.write_text(
-        config.read_text().replace("defaultNamespace: cluster", f"defaultNamespace: {namespace}")
-    )
-    for stack in (target / "clusterstacks").glob("*.yaml"):
-        stack.write_text(
-            re.sub(r"namespace: cluster\b", f"namespace: {namespace}", stack.read_text())
-        )
-    write(render_repo(target))
+    write(render_repo(rehome_stacks(target, namespace)))
     return target
 
 
