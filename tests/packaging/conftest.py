@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# The addon fixtures (a workload plane, Clusters with kubeconfig Secrets) for the deploy test.
+from tests.addons.conftest import clusters, mgmt, workload_kubeconfig  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
