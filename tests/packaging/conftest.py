@@ -9,13 +9,16 @@ import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 # The addon fixtures (a workload plane, Clusters with kubeconfig Secrets) for the deploy test.
 from tests.addons.conftest import clusters, mgmt, workload_kubeconfig  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 def run(
@@ -111,3 +114,22 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installe
     pip = [target / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile"]
     ok(run(*pip, wheel, timeout=900))
     return Installed(target, home)
+
+
+def kustomize() -> list[dict[str, Any]]:
+    """The objects of the kustomize base, as ``kubectl kustomize`` builds them."""
+    built = ok(run(KUBECTL, "kustomize", REPO_ROOT / "deploy" / "kubernetes")).stdout
+    return [d for d in yaml.safe_load_all(built) if d]
+
+
+def granted(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of every rule of the ClusterRole and Role."""
+    out = set()
+    for obj in objects:
+        if obj["kind"] not in ("ClusterRole", "Role"):
+            continue
+        for rule in obj["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    out |= {(group, resource, verb) for verb in rule["verbs"]}
+    return out

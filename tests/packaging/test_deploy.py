@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from csops.controlplane import ControlPlane
 from csops.controlplane.audit import AuditLog
@@ -26,11 +25,10 @@ from csops.controlplane.ports import free_port
 from csops.renderer import render_repo, write
 from tests.addons.conftest import Clusters, ready, wait_for
 from tests.examples import rehome_stacks
-from tests.packaging.conftest import REPO_ROOT, ok, run
+from tests.packaging.conftest import KUBECTL, REPO_ROOT, granted, kustomize, ok, run
 
 SA_USER = "system:serviceaccount:csops-system:csops"
 CAN_I_ROW = re.compile(r"^(\S*)\s+(\[.*?\])\s+(\[.*?\])\s+(\[.*?\])\s*$")
-KUBECTL = Path(sys.executable).parent / "kubectl"
 CLI = "from csops.cli import main; main()"
 
 #: Granted but not exercised here, and why each is still needed.
@@ -42,25 +40,6 @@ UNUSED_GRANTS = {
 }
 #: Rendered files of the stacks the test removes from git, so that every kind is pruned once.
 PRUNED = ("docker-alder-1-30", "openstack-birch-1-31", "ubuntu-capi-image")
-
-
-def kustomize() -> list[dict[str, Any]]:
-    """The objects of the kustomize base, as ``kubectl kustomize`` builds them."""
-    built = ok(run(KUBECTL, "kustomize", REPO_ROOT / "deploy" / "kubernetes")).stdout
-    return [d for d in yaml.safe_load_all(built) if d]
-
-
-def granted(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """(apiGroup, resource, verb) of every rule of the ClusterRole and Role."""
-    out = set()
-    for obj in objects:
-        if obj["kind"] not in ("ClusterRole", "Role"):
-            continue
-        for rule in obj["rules"]:
-            for group in rule["apiGroups"]:
-                for resource in rule["resources"]:
-                    out |= {(group, resource, verb) for verb in rule["verbs"]}
-    return out
 
 
 def used(audit_events: list[Any]) -> set[tuple[str, str, str]]:
