@@ -4,17 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration control-plane capi git-servers flux bench clean
+.PHONY: demo test lint typecheck unit integration control-plane capi git-servers images flux bench clean
 
-## demo: create .venv, render the bundled example stacks and list what was produced
-demo: $(STAMP)
-	$(BIN)/csops validate stacks
-	$(BIN)/csops render stacks
-	$(BIN)/csops ls stacks
+## demo: create .venv, then the whole product on the example stacks: render from scratch,
+## a local control plane, sync, what a user looks at, a no-op pass with zero writes, stop
+demo: $(STAMP) control-plane
+	$(BIN)/python hack/demo.py
 
-## test: create .venv, build (or reuse) the test control plane and Cluster API, lint, type-check,
-## run every test
-test: $(STAMP) control-plane capi git-servers lint typecheck
+## test: create .venv, build (or reuse) the test control plane, Cluster API and the container
+## images, lint, type-check, run every test
+test: $(STAMP) control-plane capi git-servers images lint typecheck
 	$(BIN)/python -m pytest
 
 $(STAMP): pyproject.toml
@@ -41,6 +40,10 @@ git-servers: $(STAMP)
 ## capi: build (or reuse) Cluster API's managers and collect its real CRDs (hack/capi/build.py)
 capi: $(STAMP)
 	$(BIN)/python hack/capi/build.py
+
+## images: every container image the project uses, built locally with podman (no registry)
+images: $(STAMP) control-plane
+	$(BIN)/python hack/images/build.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

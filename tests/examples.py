@@ -8,6 +8,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STACKS = REPO_ROOT / "stacks"
+#: ``status.latestRelease`` of each example ClusterStack once synced.
+LATEST_RELEASES = {
+    "docker-alder-1-29": "docker-alder-1-29-v1 | v1.29.4",
+    "docker-alder-1-30": "docker-alder-1-30-v1 | v1.30.2",
+    "openstack-birch-1-31": "openstack-birch-1-31-v1 | v1.31.6",
+}
 
 
 def rehome_stacks(target: Path, namespace: str) -> Path:

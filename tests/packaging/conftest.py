@@ -133,3 +133,16 @@ def granted(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
                 for resource in rule["resources"]:
                     out |= {(group, resource, verb) for verb in rule["verbs"]}
     return out
+
+
+def cluster_stacks(kubeconfig: Path, namespace: str) -> dict[str, dict[str, Any]]:
+    """The ClusterStacks of ``namespace``: name → status (empty when none is set yet)."""
+    from csops.syncer.kube import Kube
+
+    kube = Kube.from_kubeconfig(kubeconfig)
+    try:
+        resource = kube.resource("clusterstack.x-k8s.io/v1alpha1", "ClusterStack")
+        items = kube.list(resource, namespace=namespace).items
+    finally:
+        kube.close()
+    return {o["metadata"]["name"]: o.get("status") or {} for o in items}

@@ -13,8 +13,8 @@ import yaml
 
 from csops import __version__
 from csops.controlplane import ControlPlane
-from tests.examples import rehome_stacks
-from tests.packaging.conftest import REPO_ROOT, Installed, ok, run
+from tests.examples import LATEST_RELEASES, rehome_stacks
+from tests.packaging.conftest import REPO_ROOT, Installed, cluster_stacks, ok, run
 
 CLI = "from csops.cli import main; main()"
 
@@ -129,19 +129,8 @@ def test_every_command_works_from_the_install(
         installed.home / namespace / "cache",
     )
     ok(synced)
-    from csops.syncer.kube import Kube
-
-    kube = Kube.from_kubeconfig(control_plane.kubeconfig_path)
-    try:
-        resource = kube.resource("clusterstack.x-k8s.io/v1alpha1", "ClusterStack")
-        latest = {
-            o["metadata"]["name"]: (o.get("status") or {}).get("latestRelease")
-            for o in kube.list(resource, namespace=namespace).items
-        }
-    finally:
-        kube.close()
-    assert latest == {
-        "docker-alder-1-29": "docker-alder-1-29-v1 | v1.29.4",
-        "docker-alder-1-30": "docker-alder-1-30-v1 | v1.30.2",
-        "openstack-birch-1-31": "openstack-birch-1-31-v1 | v1.31.6",
+    latest = {
+        name: status.get("latestRelease")
+        for name, status in cluster_stacks(control_plane.kubeconfig_path, namespace).items()
     }
+    assert latest == LATEST_RELEASES
