@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -81,8 +82,9 @@ def containers_conf_path() -> Path:
 
 
 def project_version() -> str:
-    text = (REPO / "csops" / "__init__.py").read_text()
-    return text.split('__version__ = "', 1)[1].split('"', 1)[0]
+    """The version in pyproject.toml (what the image's csops reports)."""
+    with (REPO / "pyproject.toml").open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])
 
 
 # ------------------------------------------------------------------------------ set-up

@@ -236,6 +236,7 @@ def test_stats() -> None:
     assert report.fmt(0.4, "s") == "400 ms"
 
 
+@pytest.mark.timeout(300)
 def test_startup_results_hold_the_import_bar(tmp_path: Path) -> None:
     """The start-up group runs, reports every figure and checks the import bar it states."""
     results = tmp_path / "results"

@@ -6,11 +6,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 import yaml
 
 from csops import __version__
 from csops.renderer import helm
 from tests.packaging.conftest import REPO_ROOT, granted, kustomize
+
+pytestmark = pytest.mark.integration
 
 CHART = REPO_ROOT / "deploy" / "helm" / "csops"
 NAMESPACE = "csops-system"

@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 
 from csops.controlplane.ports import free_port
-from tests.addons.conftest import wait_for
 from tests.containers import CSOPS_IMAGE, GIT_SERVER_IMAGE, podman, podman_env, require_image
 from tests.examples import LATEST_RELEASES
 from tests.packaging.conftest import REPO_ROOT, ok, run
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
 
 COMPOSE = Path(sys.executable).parent / "podman-compose"
 UPSTREAM_IMAGES = ("registry.k8s.io/etcd:3.6.8-0", "registry.k8s.io/kube-apiserver:v1.36.3")
@@ -91,12 +93,12 @@ def test_compose_up_syncs_the_example_stacks(playground: Playground) -> None:
         latest = {name: s.get("latestRelease") for name, s in stacks.items()}
         return stacks if latest == LATEST_RELEASES else None
 
-    stacks = wait_for(synced, timeout=600, what="the example ClusterStacks with status")
+    stacks = eventually(synced, timeout=600, what="the example ClusterStacks with status")
     for name, status in stacks.items():
         ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
         assert ready and ready[0]["status"] == "True", (name, status)
     # Published on 127.0.0.1: the metrics name the git revision synced.
-    wait_for(
+    eventually(
         lambda: 'csops_sync_revision_info{revision="main@sha1:' in playground.metrics(),
         timeout=60,
         what="the synced revision in /metrics",

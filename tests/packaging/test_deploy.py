@@ -23,9 +23,12 @@ from csops.controlplane.audit import AuditLog
 from csops.controlplane.kubeconfig import kubeconfig_document, write_kubeconfig
 from csops.controlplane.ports import free_port
 from csops.renderer import render_repo, write
-from tests.addons.conftest import Clusters, ready, wait_for
+from tests.addons.conftest import Clusters, ready
 from tests.examples import rehome_stacks
 from tests.packaging.conftest import KUBECTL, REPO_ROOT, granted, kustomize, ok, run
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
 
 SA_USER = "system:serviceaccount:csops-system:csops"
 CAN_I_ROW = re.compile(r"^(\S*)\s+(\[.*?\])\s+(\[.*?\])\s+(\[.*?\])\s*$")
@@ -188,13 +191,13 @@ def test_sync_and_addons_run_with_only_the_service_account_token(
         _reference_machinery(clusters, "deployed")
         # Two long-running replicas (what the Deployment runs): one leads, both are ready.
         for process, port, log in replicas:
-            wait_for(
+            eventually(
                 lambda p=process, n=port: _ready(n) or p.poll() is not None,
                 timeout=240,
                 what="replica ready",
             )
             assert process.poll() is None, log.read_text()[-4000:]
-        wait_for(lambda: ready(clusters.addon("deployed")), timeout=240, what="addons ready")
+        eventually(lambda: ready(clusters.addon("deployed")), timeout=240, what="addons ready")
         lease = clusters.kube.get(
             clusters.kube.resource("coordination.k8s.io/v1", "Lease"),
             "csops-system",

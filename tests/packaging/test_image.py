@@ -19,6 +19,8 @@ from tests.examples import LATEST_RELEASES, rehome_stacks
 from tests.githttp import GitHttpServer
 from tests.packaging.conftest import cluster_stacks, ok
 
+pytestmark = pytest.mark.integration
+
 CSOPS_UID = 10001
 TOKEN = "image-test-token"
 #: Every shell of the base image is masked with /dev/null: nothing may need one.

@@ -19,7 +19,7 @@ from tests.packaging.conftest import REPO_ROOT, Installed, cluster_stacks, ok, r
 CLI = "from csops.cli import main; main()"
 
 # Building the wheel and installing it with its dependencies takes minutes on a busy machine.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def test_the_wheel_holds_one_top_level_package_with_its_data(wheel: Path) -> None:

@@ -10,6 +10,8 @@ import pytest
 from csops.syncer.errors import NotFoundError
 from csops.syncer.kube import Kube
 
+pytestmark = pytest.mark.integration
+
 GROUP = "infrastructure.cluster.x-k8s.io"
 
 
