@@ -27,7 +27,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit
 
 ## integration: the tests on real API servers, git, Helm and processes
-integration: $(STAMP) control-plane capi git-servers
+integration: $(STAMP) control-plane capi git-servers images
 	$(BIN)/python -m pytest -m integration
 
 control-plane: $(STAMP)
