@@ -211,7 +211,6 @@ def base_image() -> None:
                 "mmdebstrap",
                 "--variant=minbase",
                 "--format=tar",
-                "--format=tar",
                 "--quiet",
                 f"--include={','.join(BASE_PACKAGES)}",
                 *hooks,
