@@ -20,6 +20,7 @@ NS = "stacks"
 CAPI = "cluster.x-k8s.io"
 INFRA = "infrastructure.cluster.x-k8s.io"
 CS = "clusterstack.x-k8s.io"
+ADMISSION = "admissionregistration.k8s.io"
 
 
 def cluster(ns: str, name: str, topology: dict[str, Any]) -> dict[str, Any]:
@@ -333,6 +334,8 @@ def test_in_use_class_is_kept_even_over_the_share_limit() -> None:
         (ObjectId("storage.k8s.io", "StorageClass", "", "x"), CLASSES),
         (ObjectId(CS, "ClusterStack", NS, "x"), REST),
         (ObjectId("", "ConfigMap", NS, "x"), REST),
+        (ObjectId(ADMISSION, "ValidatingAdmissionPolicy", "", "x"), CLASSES),
+        (ObjectId(ADMISSION, "ValidatingAdmissionPolicyBinding", "", "x"), REST),
     ],
 )
 def test_stage_of(oid: ObjectId, stage: int) -> None:
