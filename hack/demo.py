@@ -83,7 +83,7 @@ def main() -> int:
         demo.env["KUBECONFIG"] = demo.kubeconfig()
 
         demo.title("sync the rendered manifests into it (server-side apply, status)")
-        demo.run(csops, "sync", "--once", "--repo", demo.stacks)
+        demo.run(csops, "sync", demo.stacks, "--once")
 
         demo.title("look at it as a user would")
         demo.run(BIN / "kubectl", "get", "clusterstacks,clusterstackreleases,clusterclasses", "-A")
@@ -91,7 +91,7 @@ def main() -> int:
         demo.title("sync again: nothing changed, so nothing is written")
         audit = AuditLog(work / "state" / "csops" / "dev-cluster" / "logs" / "audit.log")
         before = audit.size()
-        demo.run(csops, "sync", "--once", "--repo", demo.stacks)
+        demo.run(csops, "sync", demo.stacks, "--once")
         writes = [
             e
             for e in audit.events_between(before)

@@ -58,7 +58,11 @@ def test_by_default_helm_creates_the_namespace_not_the_chart() -> None:
 def test_values_reach_the_deployment_and_the_service_monitor() -> None:
     objects = render(
         {
-            "git": {"url": "ssh://git@git.example.org/p/stacks.git", "path": "out/manifests"},
+            "git": {
+                "url": "ssh://git@git.example.org/p/stacks.git",
+                "path": "out/manifests",
+                "secretName": "stacks-deploy-key",
+            },
             "image": {"repository": "registry.example.org/csops", "tag": "1.2.3"},
             "replicas": 3,
             "extraArgs": ["--interval=30"],
@@ -70,11 +74,13 @@ def test_values_reach_the_deployment_and_the_service_monitor() -> None:
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert deployment["spec"]["replicas"] == 3
     assert container["image"] == "registry.example.org/csops:1.2.3"
-    assert container["args"][:4] == [
+    assert container["args"][:6] == [
         "sync",
-        "--repo=ssh://git@git.example.org/p/stacks.git",
+        "ssh://git@git.example.org/p/stacks.git",
         "--branch=main",
         "--path=out/manifests",
+        "--git-secret=stacks-deploy-key",
+        "--inventory-namespace=csops-system",
     ]
     assert container["args"][-1] == "--interval=30"
     monitor = by_kind["ServiceMonitor"]
@@ -85,10 +91,10 @@ def test_values_reach_the_deployment_and_the_service_monitor() -> None:
 
 
 def test_without_credential_secrets_nothing_refers_to_them() -> None:
-    objects = render({"git": {"tokenSecret": "", "sshSecret": ""}, "webhookSecret": ""})
+    objects = render({"webhookSecret": ""})
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     text = yaml.safe_dump(deployment)
-    assert "secretKeyRef" not in text
+    assert "secretKeyRef" not in text and "--git-secret" not in text
     assert [v["name"] for v in deployment["spec"]["template"]["spec"]["volumes"]] == [
         "cache",
         "tmp",

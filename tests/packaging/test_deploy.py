@@ -5,6 +5,7 @@ than needed (every granted permission is used, but for the few listed with their
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -48,6 +49,10 @@ CRDS_PRESENT = {
 }
 #: Rendered files of the stacks the test removes from git, so that every kind is pruned once.
 PRUNED = ("docker-alder-1-30", "openstack-birch-1-31", "ubuntu-capi-image")
+#: The ORC Image birch's classes and templates wait for (node images first).
+ORC_IMAGE = "ubuntu-capi-image-v1.31.6"
+#: The cluster-scoped admission objects (policies, bindings, their parameter), pruned too.
+ADMISSION = ("validatingadmissionpolicy", "clusterclasstable.csops.io")
 
 
 def used(audit_events: list[Any]) -> set[tuple[str, str, str]]:
@@ -125,7 +130,6 @@ def replicas(
                         "-c",
                         CLI,
                         "sync",
-                        "--repo",
                         str(stacks),
                         "--kubeconfig",
                         str(sa_kubeconfig),
@@ -179,6 +183,32 @@ def _reference_machinery(clusters: Clusters, name: str) -> None:
     clusters.kube.replace(clusters.cluster, live)
 
 
+def _report_image_available(kubeconfig: Path, namespace: str) -> None:
+    """What ORC writes once the image is uploaded: ``Available`` True."""
+    now = "2026-01-01T00:00:00Z"
+    conditions = [
+        {"type": t, "status": s, "reason": "Success", "message": "", "lastTransitionTime": now}
+        for t, s in (("Available", "True"), ("Progressing", "False"))
+    ]
+    patch = json.dumps({"status": {"conditions": conditions, "id": "0d9a1d9c"}})
+    ok(
+        run(
+            KUBECTL,
+            "patch",
+            "images.openstack.k-orc.cloud",
+            ORC_IMAGE,
+            "-n",
+            namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            patch,
+            "--kubeconfig",
+            kubeconfig,
+        )
+    )
+
+
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
@@ -190,6 +220,7 @@ def _ready(port: int) -> bool:
 @pytest.mark.timeout(600)
 def test_sync_and_addons_run_with_only_the_service_account_token(
     *,
+    control_plane: ControlPlane,
     deployed: list[dict[str, Any]],
     sa_kubeconfig: Path,
     stacks: Path,
@@ -218,6 +249,24 @@ def test_sync_and_addons_run_with_only_the_service_account_token(
             )
             assert process.poll() is None, log.read_text()[-4000:]
         eventually(lambda: ready(clusters.addon("deployed")), timeout=240, what="addons ready")
+        # Birch's classes and templates wait for its ORC Image; once ORC reports it, the
+        # leader applies them.
+        _report_image_available(control_plane.kubeconfig_path, namespace)
+        template = clusters.kube.resource(
+            "infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackMachineTemplate"
+        )
+        eventually(
+            lambda: clusters.kube.list(template, namespace=namespace).items,
+            timeout=240,
+            what="birch's templates applied once its image is available",
+        )
+        # ... and watches them for drift from then on.
+        for kind in ("openstackmachinetemplates", "openstackclustertemplates"):
+            eventually(
+                lambda r=kind: window.requests(user=SA_USER, verb="watch", resource=r),
+                timeout=120,
+                what=f"the leader watching {kind}",
+            )
         lease = clusters.kube.get(
             clusters.kube.resource("coordination.k8s.io/v1", "Lease"),
             "csops-system",
@@ -231,14 +280,17 @@ def test_sync_and_addons_run_with_only_the_service_account_token(
             assert process.wait(timeout=60) == 0, log.read_text()[-4000:]
 
         # One pass that prunes two stacks removed from git: every kind of them is deleted.
-        for manifest in (stacks / "rendered/manifests" / namespace).rglob("*.yaml"):
+        manifests = stacks / "rendered/manifests"
+        for manifest in (manifests / namespace).rglob("*.yaml"):
             if manifest.name.startswith(PRUNED):
+                manifest.unlink()
+        for manifest in (manifests / "cluster-scoped").rglob("*.yaml"):
+            if manifest.parent.name.startswith(ADMISSION):
                 manifest.unlink()
         once = csops(
             "sync",
-            "--once",
-            "--repo",
             stacks,
+            "--once",
             "--kubeconfig",
             sa_kubeconfig,
             "--name",

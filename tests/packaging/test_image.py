@@ -1,6 +1,6 @@
 """The csops image ``make images`` built from the top-level Dockerfile: non-root, no shell
 needed, a read-only root filesystem, git and kubectl inside; it syncs the example stacks from
-git into the suite's API server."""
+a private HTTPS git server (a token) into the suite's API server."""
 
 from __future__ import annotations
 
@@ -14,15 +14,17 @@ import pytest
 from csops import __version__
 from csops.controlplane import ControlPlane
 from csops.renderer import render_repo, write
+from tests.addons.conftest import serving_cert
 from tests.containers import CSOPS_IMAGE, podman, require_image
 from tests.examples import LATEST_RELEASES, rehome_stacks
-from tests.githttp import GitHttpServer
+from tests.gitservers import GitHttpsServer
 from tests.packaging.conftest import cluster_stacks, ok
 
 pytestmark = pytest.mark.integration
 
 CSOPS_UID = 10001
 TOKEN = "image-test-token"
+USER = "ci-bot"
 #: Every shell of the base image is masked with /dev/null: nothing may need one.
 SHELLS = ("/usr/bin/dash", "/usr/bin/bash")
 
@@ -78,20 +80,27 @@ def test_the_image_syncs_from_git_into_the_api_server(
     kubeconfig = tmp_path / "kubeconfig"
     shutil.copyfile(control_plane.kubeconfig_path, kubeconfig)
     os.chown(kubeconfig, CSOPS_UID, CSOPS_UID)  # readable by the image's user only
-    with GitHttpServer(served, "x-access-token", TOKEN) as server:
+    cert, key, _ = serving_cert(tmp_path)
+    cert.chmod(0o644)  # the CA bundle, public
+    with GitHttpsServer(served, USER, TOKEN, cert, key) as server:
         synced = podman(
             *hardened(
                 "--network",
                 "host",
                 "-e",
                 f"CSOPS_GIT_TOKEN={TOKEN}",
+                "-e",
+                f"CSOPS_GIT_USERNAME={USER}",
                 "-v",
                 f"{kubeconfig}:/kubeconfig:ro",
+                "-v",
+                f"{cert}:/ca.crt:ro",
                 CSOPS_IMAGE,
                 "sync",
-                "--once",
-                "--repo",
                 server.url("stacks.git"),
+                "--once",
+                "--git-ca-file",
+                "/ca.crt",
                 "--branch",
                 "main",
                 "--kubeconfig",
@@ -105,6 +114,7 @@ def test_the_image_syncs_from_git_into_the_api_server(
             timeout=500,
         )
     ok(synced)
+    assert server.served > 0 and TOKEN not in synced.stdout + synced.stderr
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     assert f"main@sha1:{head.stdout.strip()}" in synced.stdout + synced.stderr
     stacks_status = cluster_stacks(control_plane.kubeconfig_path, namespace)

@@ -115,9 +115,8 @@ def test_every_command_works_from_the_install(
     # sync --once against the suite's real API server.
     synced = installed(
         "sync",
-        "--once",
-        "--repo",
         stacks,
+        "--once",
         "--name",
         f"install-{namespace}",
         "--inventory-namespace",
