@@ -2,13 +2,14 @@
 
 Nothing secret ever goes on a command line (``ps`` would show it) or into a message:
 
-- HTTPS user and password (or token): a credential helper scoped to the remote's URL reads them
-  from two environment variables of the git process, so git sends them only to that host, and
-  only when it asks (a 401), as with any helper;
+- HTTPS user and password (or token): a Basic ``Authorization`` header scoped to the remote's
+  URL, so git sends them only to that server (a credential helper would need ``/bin/sh``, which
+  the image does not need);
 - HTTPS bearer token: an ``Authorization`` header scoped to the remote's URL;
 - a CA bundle: ``http.<url>.sslCAInfo``, and ``GIT_SSL_CAINFO`` (which would win over it);
-- SSH: ``GIT_SSH_COMMAND`` with the key (a private copy, mode 0600), ``IdentitiesOnly``, batch
-  mode, and strict host key checking against the given ``known_hosts`` (or the user's own).
+- SSH: ``GIT_SSH`` is :mod:`csops.gitssh` (git executes it without a shell), which runs ssh with
+  the key (a private copy, mode 0600), ``IdentitiesOnly``, batch mode, and strict host key
+  checking against the given ``known_hosts`` (or the user's own).
 
 Configuration goes through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``.
 :func:`redact` removes every secret, and any ``user:password@`` of a URL, from a text.
@@ -16,18 +17,18 @@ Configuration goes through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFI
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import shlex
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-USERNAME_VARIABLE = "CSOPS_GIT_HELPER_USERNAME"
-PASSWORD_VARIABLE = "CSOPS_GIT_HELPER_PASSWORD"
+from csops.gitssh import OPTIONS_VARIABLE, PROGRAM
+
 DEFAULT_USERNAME = "git"
-_HELPER = (
-    '!f() { test "$1" = get || return 0; '
-    f'printf "username=%s\\npassword=%s\\n" "${USERNAME_VARIABLE}" "${PASSWORD_VARIABLE}"; }}; f'
-)
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
 
@@ -42,9 +43,16 @@ class GitCredentials:
     known_hosts: bytes = b""
     ca_cert: bytes = b""
 
+    def basic_authorization(self) -> str:
+        """The Basic credentials of ``username`` and ``password`` ("" without a password)."""
+        if not self.password:
+            return ""
+        pair = f"{self.username or DEFAULT_USERNAME}:{self.password}"
+        return base64.b64encode(pair.encode()).decode()
+
     def secrets(self) -> list[str]:
         """The values that must never be shown."""
-        found = [self.password, self.bearer_token]
+        found = [self.password, self.bearer_token, self.basic_authorization()]
         found += [line for line in self.ssh_key.decode(errors="replace").splitlines() if line]
         return [s for s in found if len(s) >= 4]
 
@@ -80,9 +88,8 @@ def environment(
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
     config: list[tuple[str, str]] = []
     if credentials.password:
-        env[USERNAME_VARIABLE] = credentials.username or DEFAULT_USERNAME
-        env[PASSWORD_VARIABLE] = credentials.password
-        config += [("credential.helper", ""), (f"credential.{url}.helper", _HELPER)]
+        header = f"Authorization: Basic {credentials.basic_authorization()}"
+        config.append((f"http.{url}.extraHeader", header))
     if credentials.bearer_token:
         header = f"Authorization: Bearer {credentials.bearer_token}"
         config.append((f"http.{url}.extraHeader", header))
@@ -91,7 +98,13 @@ def environment(
         config.append((f"http.{url}.sslCAInfo", str(bundle)))
         env["GIT_SSL_CAINFO"] = str(bundle)  # the variable, where set, wins over any config
     if credentials.ssh_key or credentials.known_hosts:
-        env["GIT_SSH_COMMAND"] = shlex.join(_ssh(credentials, directory))
+        ssh = _ssh(credentials, directory)
+        program = ssh_program()
+        if program:
+            env["GIT_SSH"] = program
+            env[OPTIONS_VARIABLE] = json.dumps(ssh[1:])
+        else:  # csops not installed with its scripts: git runs this through /bin/sh
+            env["GIT_SSH_COMMAND"] = shlex.join(ssh)
         env["GIT_SSH_VARIANT"] = "ssh"
     if config:
         first = int(existing_config_count or 0)
@@ -100,6 +113,12 @@ def environment(
             env[f"GIT_CONFIG_KEY_{index}"] = key
             env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env
+
+
+def ssh_program() -> str:
+    """The path of ``csops-git-ssh`` (beside this Python, or on ``PATH``), or ""."""
+    beside = Path(sys.executable).with_name(PROGRAM)
+    return str(beside) if beside.is_file() else shutil.which(PROGRAM) or ""
 
 
 def _ssh(credentials: GitCredentials, directory: Path) -> list[str]:

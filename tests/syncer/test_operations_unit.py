@@ -4,6 +4,7 @@ the address option and the diff's reasons for keeping objects."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -15,7 +16,9 @@ from typing import Any
 import click
 import pytest
 
-from csops.gitcredentials import GitCredentials, environment, redact
+from csops import gitcredentials
+from csops.gitcredentials import GitCredentials, environment, redact, ssh_program
+from csops.gitssh import OPTIONS_VARIABLE
 from csops.options import ADDRESS
 from csops.syncer import logs, stackstatus
 from csops.syncer.changeset import Action, Change
@@ -300,14 +303,13 @@ def test_https_password_reaches_git_only_through_its_environment(tmp_path: Path)
     credentials = GitCredentials(username="bot", password="s3cret-token")
     env = environment(url, credentials, tmp_path, existing_config_count="2")
     assert env["GIT_TERMINAL_PROMPT"] == "0"
-    assert env["GIT_CONFIG_COUNT"] == "4"  # the caller's two entries are kept
-    assert env["GIT_CONFIG_KEY_2"] == "credential.helper" and env["GIT_CONFIG_VALUE_2"] == ""
-    helper = env["GIT_CONFIG_VALUE_3"]
-    assert env["GIT_CONFIG_KEY_3"] == f"credential.{url}.helper"
-    assert "s3cret-token" not in helper and "bot" not in helper  # read from the variables
-    values = [v for k, v in env.items() if k.startswith("CSOPS_GIT_HELPER_")]
-    assert sorted(values) == ["bot", "s3cret-token"]
-    assert "GIT_SSH_COMMAND" not in env  # a user's own ssh set-up is left alone
+    assert env["GIT_CONFIG_COUNT"] == "3"  # the caller's two entries are kept
+    assert env["GIT_CONFIG_KEY_2"] == f"http.{url}.extraHeader"  # for this remote only
+    basic = base64.b64encode(b"bot:s3cret-token").decode()
+    assert env["GIT_CONFIG_VALUE_2"] == f"Authorization: Basic {basic}"
+    assert not any("helper" in v for k, v in env.items() if k.startswith("GIT_CONFIG_KEY_"))
+    assert redact(f"header {basic}", credentials) == "header ***"
+    assert "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env  # a user's own ssh stays
 
 
 def test_bearer_token_ca_and_ssh(tmp_path: Path) -> None:
@@ -322,11 +324,25 @@ def test_bearer_token_ca_and_ssh(tmp_path: Path) -> None:
     config = _config(env)
     assert config[f"http.{url}.extraHeader"] == "Authorization: Bearer tok-123456"
     assert Path(config[f"http.{url}.sslCAInfo"]).read_bytes().startswith(b"-----BEGIN CERT")
-    ssh = shlex.split(env["GIT_SSH_COMMAND"])
+    # git executes GIT_SSH without a shell: csops-git-ssh, installed beside this Python.
+    assert env["GIT_SSH"] == ssh_program() != ""
+    assert "GIT_SSH_COMMAND" not in env
+    ssh = json.loads(env[OPTIONS_VARIABLE])
     key = Path(ssh[ssh.index("-i") + 1])
     assert key.stat().st_mode & 0o777 == 0o600 and b"secretkeymaterial" in key.read_bytes()
     assert "StrictHostKeyChecking=yes" in ssh and "BatchMode=yes" in ssh
-    assert "AAAAsecretkeymaterial" not in env["GIT_SSH_COMMAND"]
+    assert "AAAAsecretkeymaterial" not in env[OPTIONS_VARIABLE]
+
+
+def test_without_csops_git_ssh_installed_git_runs_ssh_through_its_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitcredentials, "ssh_program", lambda: "")
+    env = environment(
+        "ssh://git@h/x.git", GitCredentials(known_hosts=b"h ssh-ed25519 A\n"), tmp_path
+    )
+    assert "GIT_SSH" not in env and OPTIONS_VARIABLE not in env
+    assert shlex.split(env["GIT_SSH_COMMAND"])[:3] == ["ssh", "-o", "BatchMode=yes"]
 
 
 def test_redaction_removes_secrets_and_url_userinfo() -> None:
