@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 ## demo: create .venv, then the whole product on the example stacks: render from scratch,
 ## a local control plane, sync, what a user looks at, a no-op pass with zero writes, stop
-demo: $(STAMP) control-plane
+demo: $(STAMP) control-plane capi
 	$(BIN)/python hack/demo.py
 
 ## test: create .venv, build (or reuse) the test control plane, Cluster API and the container

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import resource
@@ -35,12 +34,13 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
-from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 VERSIONS_FILE = REPO / "controlplane" / "versions.json"
-CONTROL_PLANE_BUILD = HERE.parent / "controlplane" / "build.py"
+sys.path.insert(0, str(HERE.parent))
+
+import gobuild  # noqa: E402 - hack/ is put on the path just above
 
 PACKAGES = ("podman", "runc", "mmdebstrap", "catatonit", "netavark", "aardvark-dns")
 COMMANDS = ("podman", "runc", "mmdebstrap", "catatonit", "netavark")
@@ -61,20 +61,8 @@ def say(message: str) -> None:
     print(f"[images] {message}", flush=True)
 
 
-def _control_plane_build() -> ModuleType:
-    """hack/controlplane/build.py, for its cache location and lock."""
-    spec = importlib.util.spec_from_file_location("controlplane_build", CONTROL_PLANE_BUILD)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CONTROL_PLANE = _control_plane_build()
-
-
 def cache_dir() -> Path:
-    return Path(CONTROL_PLANE.cache_root()) / "images"
+    return gobuild.cache_root() / "images"
 
 
 def containers_conf_path() -> Path:
@@ -307,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_packages()
         check_network()
         conf = write_containers_conf()
-        with CONTROL_PLANE.exclusive_lock(cache_dir() / ".lock"):
+        with gobuild.exclusive_lock(cache_dir() / ".lock", say):
             base_image()
             control_plane_images()
             project_images(project_version())

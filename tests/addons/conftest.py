@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,19 +226,28 @@ class Clusters:
 
     def set_class(self, name: str, class_name: str, version: str) -> None:
         self.ensure_class(class_name)
+        self.edit(
+            name,
+            lambda live: live["spec"]["topology"].update({"class": class_name, "version": version}),
+            what=f"Cluster {name} moved to {class_name}",
+        )
+
+    def edit(self, name: str, change: Callable[[dict[str, Any]], None], *, what: str) -> None:
+        """Replace Cluster ``name`` with ``change`` made to it, reading it again whenever
+        Cluster API wrote it in between (a conflict)."""
 
         def replaced() -> bool:
             live = self.kube.get(self.cluster, self.namespace, name)
-            live["spec"]["topology"].update({"class": class_name, "version": version})
+            change(live)
             try:
                 self.kube.replace(self.cluster, live)
             except ApiError as exc:
-                if exc.status != 409:  # Cluster API wrote the Cluster in between: read again
+                if exc.status != 409:
                     raise
                 return False
             return True
 
-        eventually(replaced, what=f"Cluster {name} moved to {class_name}")
+        eventually(replaced, what=what)
 
     def addon(self, name: str) -> dict[str, Any] | None:
         resource = self.kube.resource("clusterstack.x-k8s.io/v1alpha1", "ClusterAddon")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 # The addon fixtures (a workload plane, Clusters with kubeconfig Secrets) for the deploy test.
-from tests.addons.conftest import clusters, mgmt, workload_kubeconfig  # noqa: F401
+from tests.addons.conftest import clusters, mgmt, releases, workload_kubeconfig  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = Path(sys.executable).parent / "kubectl"

@@ -167,20 +167,22 @@ def replicas(
 
 def _reference_machinery(clusters: Clusters, name: str) -> None:
     """Point the Cluster at its control plane and infrastructure, as CAPI's topology does."""
-    live = clusters.kube.get(clusters.cluster, clusters.namespace, name)
-    live["spec"]["controlPlaneRef"] = {
-        "apiVersion": "controlplane.cluster.x-k8s.io/v1beta1",
-        "kind": "KubeadmControlPlane",
-        "name": f"{name}-control-plane",
-        "namespace": clusters.namespace,
-    }
-    live["spec"]["infrastructureRef"] = {
-        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
-        "kind": "DockerCluster",
-        "name": name,
-        "namespace": clusters.namespace,
-    }
-    clusters.kube.replace(clusters.cluster, live)
+
+    def refer(live: dict[str, Any]) -> None:
+        live["spec"]["controlPlaneRef"] = {
+            "apiVersion": "controlplane.cluster.x-k8s.io/v1beta1",
+            "kind": "KubeadmControlPlane",
+            "name": f"{name}-control-plane",
+            "namespace": clusters.namespace,
+        }
+        live["spec"]["infrastructureRef"] = {
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "DockerCluster",
+            "name": name,
+            "namespace": clusters.namespace,
+        }
+
+    clusters.edit(name, refer, what=f"Cluster {name} referencing its machinery")
 
 
 def _report_image_available(kubeconfig: Path, namespace: str) -> None:
