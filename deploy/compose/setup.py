@@ -2,7 +2,7 @@
 
     python setup.py pki  DIR   the API server's service-account key, a token and a kubeconfig
     python setup.py crds DIR   wait for DIR's kubeconfig and the API server, then install the
-                               Cluster API CRDs
+                               Cluster API CRDs (the API types in crds/ beside this file)
 
 ``pki`` keeps what a previous run wrote, so ``docker compose up`` after ``stop`` reuses it.
 The token is random, written only into DIR (a volume) and never printed.
@@ -10,7 +10,6 @@ The token is random, written only into DIR (a volume) and never printed.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import subprocess
@@ -71,9 +70,9 @@ def crds(directory: Path) -> None:
         if time.monotonic() > deadline:
             sys.exit(f"crds: the API server at {SERVER} is not ready: {ready.stderr.decode()}")
         time.sleep(1)
-    spec = importlib.util.find_spec("csops")
-    assert spec is not None and spec.origin is not None
-    manifests = Path(spec.origin).parent / "controlplane" / "crds"
+    # The playground runs no Cluster API controllers, so it needs only their API types: the
+    # small CRDs next to this file (the test plane and `csops dev-cluster` use the real ones).
+    manifests = Path(__file__).resolve().parent / "crds"
     subprocess.run(
         [
             "kubectl",
