@@ -35,6 +35,8 @@ from tests.syncer.conftest import StacksRepo
 from tests.syncer.test_sync_processes import Lines
 from tests.syncer.test_sync_prune import make_cluster, replace_release
 
+CLI = "from csops.cli import main; main()"
+
 pytestmark = pytest.mark.integration
 
 GROUP = "clusterstack.x-k8s.io"
@@ -333,7 +335,8 @@ def test_status_shows_each_clusterstack_and_watch_prints_changes(
     assert yaml.safe_load(csops("status", *common, "-o", "yaml").stdout)["objects"] > 25
 
     process = subprocess.Popen(
-        [sys.executable, "-c", "from csops.cli import main; main()", "status", "--watch", *common],
+        # faulthandler: should Ctrl-C not stop it, SIGABRT shows where every thread waits.
+        [sys.executable, "-X", "faulthandler", "-c", CLI, "status", "--watch", *common],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -349,7 +352,12 @@ def test_status_shows_each_clusterstack_and_watch_prints_changes(
         eventually(lambda: "drift: put back" in "".join(out.lines), 30, "the watched change")
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(15)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            process.wait(15)
+            pytest.fail(f"status --watch ignored Ctrl-C for 15 s; its threads:\n{err.text()}")
     watched = "".join(out.lines)[len(first) :]
     rows = [line for line in watched.splitlines() if line.startswith(ns) and STACK in line]
     row = rows[-1]
