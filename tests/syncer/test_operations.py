@@ -36,6 +36,9 @@ from tests.syncer.test_sync_processes import Lines
 from tests.syncer.test_sync_prune import make_cluster, replace_release
 
 CLI = "from csops.cli import main; main()"
+#: Ctrl-C raises KeyboardInterrupt, as at a terminal, even when the suite runs as a background
+#: job: such a job inherits SIGINT ignored, and Python keeps an inherited ignore.
+CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
 
 pytestmark = pytest.mark.integration
 
@@ -336,7 +339,7 @@ def test_status_shows_each_clusterstack_and_watch_prints_changes(
 
     process = subprocess.Popen(
         # faulthandler: should Ctrl-C not stop it, SIGABRT shows where every thread waits.
-        [sys.executable, "-X", "faulthandler", "-c", CLI, "status", "--watch", *common],
+        [sys.executable, "-X", "faulthandler", "-c", CTRL_C + CLI, "status", "--watch", *common],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
