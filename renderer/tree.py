@@ -1,9 +1,17 @@
-"""The rendered tree on disk: read it, compare it, and replace it atomically.
+"""The rendered tree on disk: read it, compare it, and update it all or nothing.
 
-A new tree is written beside the old one and swapped in with one ``renameat2`` exchange
-(Linux), so readers see the old tree or the new one, never a mix; other systems fall back to
-two renames. Every path is proven to stay inside the tree before anything is written
-(:func:`csops.confine.under`), so files outside the output directory are never touched.
+A tree written for the first time is built beside the output and renamed into place (or
+swapped in with one ``renameat2`` exchange, Linux). A tree that exists is updated in place,
+file by file, under a journal: the new contents are staged beside the tree, the staging
+directory is renamed to mark the update committed, and only then are files renamed over the
+old ones and stale ones removed. A render killed before that rename changed nothing; one
+killed after it is finished by the next read or write of the tree (:func:`recover`). So the
+cost of a write is that of the files that changed, not of the whole tree: creating and
+removing hundreds of directories is what dominated a re-render on a real file system.
+
+Every path is proven to stay inside the tree before anything is written
+(:func:`csops.confine.relative`), and directories are opened without following links, so
+files outside the output directory are never touched.
 """
 
 from __future__ import annotations
@@ -12,9 +20,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +49,16 @@ def read_tree(directory: Path, display: str | None = None) -> dict[str, bytes]:
     if not directory.is_dir():
         return {}
     shown = display or str(directory)
+    try:
+        recover(directory)
+    except OSError as exc:
+        raise TreeError(
+            Problem(
+                shown,
+                f"cannot finish the update an interrupted render committed: {exc}",
+                hint="fix the cause (permissions, space) and render again",
+            )
+        ) from exc
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
     _read_below(str(directory), "", files, problems, shown)
@@ -143,36 +163,57 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_leftovers(directory: Path) -> None:
-    """Delete staging or retired trees of earlier renders that were killed half-way."""
+def _leftovers(directory: Path) -> Iterator[tuple[str, Path]]:
+    """``(kind, path)`` of the staging, retired or committed directories of renders that died."""
     prefix = f".{directory.name}."
-    for leftover in directory.parent.glob(f"{prefix}*"):
+    for leftover in sorted(directory.parent.glob(f"{prefix}*")):
         rest = leftover.name[len(prefix) :]
         kind, _, tail = rest.partition("-")
         pid = tail.split("-")[0]
-        if kind in ("new", "old") and pid.isdigit() and not _alive(int(pid)) and leftover.is_dir():
+        if pid.isdigit() and not _alive(int(pid)) and leftover.is_dir():
+            yield kind, leftover
+
+
+def recover(directory: Path) -> None:
+    """Finish the committed in-place updates of ``directory`` whose render was killed."""
+    for kind, leftover in _leftovers(directory):
+        if kind == _APPLYING:
+            _apply(directory, leftover)
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Finish committed updates, and delete staging or retired trees, of killed renders."""
+    for kind, leftover in _leftovers(directory):
+        if kind == _APPLYING:
+            _apply(directory, leftover)
+        elif kind in ("new", "old"):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_APPLYING = "apply"
+_JOURNAL = "journal.json"
 
 
 class _Directories:
     """Open directory descriptors below a root, made on first use, so each file costs one
     ``openat`` of its own name rather than a walk of its whole path."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, make: bool = True) -> None:
         self.fds: dict[str, int] = {"": os.open(root, _DIR_FLAGS)}
+        self.make = make
 
     def fd(self, rel: str) -> int:
+        """The directory ``rel``, made when missing (``make``); FileNotFoundError otherwise."""
         found = self.fds.get(rel)
         if found is not None:
             return found
         head, _, name = rel.rpartition("/")
         parent = self.fd(head)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(name, 0o777, dir_fd=parent)
+        if self.make:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=parent)
         made = self.fds[rel] = os.open(name, _DIR_FLAGS, dir_fd=parent)
         return made
 
@@ -182,52 +223,149 @@ class _Directories:
         self.fds.clear()
 
 
-def _fill(
-    staging: Path, files: dict[str, bytes], old: Path | None, unchanged: dict[str, bytes]
-) -> None:
-    """Write ``files`` below the empty ``staging``; hard-link those equal to ``unchanged``."""
+def _write_new(name: str, data: bytes, dir_fd: int) -> None:
+    fd = os.open(name, _NEW_FILE, 0o666, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _fill(staging: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` below the empty ``staging``."""
     dirs = _Directories(staging)
-    old_fd = os.open(old, _DIR_FLAGS) if old is not None and old.is_dir() else None
     try:
         for rel, data in files.items():
             head, _, name = rel.rpartition("/")
-            parent = dirs.fd(head)
-            if old_fd is not None and unchanged.get(rel) == data:
-                try:
-                    os.link(rel, name, src_dir_fd=old_fd, dst_dir_fd=parent)
-                    continue
-                except OSError:
-                    pass
-            fd = os.open(name, _NEW_FILE, 0o666, dir_fd=parent)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
+            _write_new(name, data, dirs.fd(head))
     finally:
         dirs.close()
-        if old_fd is not None:
-            os.close(old_fd)
+
+
+def _check_shape(directory: Path, files: Iterable[str]) -> None:
+    """No path is both a file and a directory of another file."""
+    paths = set(files)
+    folders: set[str] = set()
+    for rel in paths:
+        head = rel.rpartition("/")[0]
+        while head and head not in folders:
+            folders.add(head)
+            head = head.rpartition("/")[0]
+    clash = sorted(paths & folders)
+    if clash:
+        raise TreeError(
+            [Problem(f"{directory}/{rel}", "is both a file and a directory") for rel in clash]
+        )
+
+
+def _stage(directory: Path, files: dict[str, bytes], writes: list[str], removes: list[str]) -> Path:
+    """Stage an update beside ``directory`` and commit it; returns the committed directory."""
+    parent = directory.parent
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-{os.getpid()}-", dir=parent))
+    try:
+        fd = os.open(staging, _DIR_FLAGS)
+        try:
+            for n, rel in enumerate(writes):
+                _write_new(str(n), files[rel], fd)
+            plan = {"write": [[str(n), rel] for n, rel in enumerate(writes)], "remove": removes}
+            _write_new(_JOURNAL, json.dumps(plan).encode(), fd)
+        finally:
+            os.close(fd)
+        committed = parent / staging.name.replace(".new-", f".{_APPLYING}-", 1)
+        staging.rename(committed)  # the commit point: from here on the update is finished
+        return committed
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _apply(directory: Path, committed: Path) -> None:
+    """Carry out a committed update (again, after a kill: every step may already be done)."""
+    plan = json.loads((committed / _JOURNAL).read_bytes())
+    removed: list[str] = plan["remove"]
+    _remove_files(directory, removed)
+    dirs = _Directories(directory)
+    staged = os.open(committed, _DIR_FLAGS)
+    try:
+        for name, rel in plan["write"]:
+            head, _, base = rel.rpartition("/")
+            # A staged file already moved was renamed by the render that died.
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(name, base, src_dir_fd=staged, dst_dir_fd=dirs.fd(head))
+        os.unlink(_JOURNAL, dir_fd=staged)
+    finally:
+        os.close(staged)
+        dirs.close()
+    committed.rmdir()
+
+
+def _remove_files(directory: Path, removed: list[str]) -> None:
+    """Remove files of the tree, then the directories that leaves empty."""
+    if not removed:
+        return
+    dirs = _Directories(directory, make=False)
+    try:
+        folders: set[str] = set()
+        for rel in removed:
+            head, _, name = rel.rpartition("/")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=dirs.fd(head))
+            while head:
+                folders.add(head)
+                head = head.rpartition("/")[0]
+        for folder in sorted(folders, key=lambda f: f.count("/"), reverse=True):
+            head, _, name = folder.rpartition("/")
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                os.rmdir(name, dir_fd=dirs.fd(head))
+    finally:
+        dirs.close()
+
+
+def _update(directory: Path, files: dict[str, bytes], unchanged: dict[str, bytes]) -> None:
+    """Rename the files that differ from ``unchanged`` into ``directory``, remove the rest."""
+    writes = [rel for rel, data in files.items() if unchanged.get(rel) != data]
+    removes = sorted(rel for rel in unchanged if rel not in files)
+    if not writes and not removes:
+        return
+    for rel in writes:
+        confine.relative(rel, f"{directory}/{rel}")
+    _apply(directory, _stage(directory, files, writes, removes))
 
 
 def write_tree(
     directory: Path, files: dict[str, bytes], unchanged: dict[str, bytes] | None = None
 ) -> None:
-    """Make ``directory`` hold exactly ``files``, all at once or not at all.
+    """Make ``directory`` hold exactly ``files``, all of them or none.
 
-    Files whose bytes equal ``unchanged`` (what the tree holds now) are hard-linked into the
-    new tree instead of written again; files are never modified in place, so sharing an
-    inode with the retired tree is safe.
+    ``unchanged`` is what the tree holds now (as :func:`read_tree` read it): only the files
+    that differ from it are written, and the ones it has and ``files`` has not are removed,
+    under a journal (see the module). Without it, a whole new tree is built and swapped in.
+    Files are never modified in place: a changed file is a new file renamed over the old one.
     """
     bad = [rel for rel in files if any(p in ("", ".", "..") for p in rel.split("/"))]
     if bad:
         raise TreeError(
             [Problem(f"{directory}/{rel}", "is not a plain path inside the tree") for rel in bad]
         )
+    _check_shape(directory, files)
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(directory)
+    if unchanged is not None and directory.is_dir() and not directory.is_symlink():
+        try:
+            _update(directory, files, unchanged)
+        except OSError as exc:
+            raise TreeError(
+                Problem(
+                    str(directory),
+                    f"cannot write the rendered tree: {exc}",
+                    hint="if the update was committed, the next render finishes it; "
+                    "otherwise the previous tree is unchanged",
+                )
+            ) from exc
+        return
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-{os.getpid()}-", dir=parent))
     try:
         # Every path proven plain before anything is written. Its text is the whole proof:
@@ -235,7 +373,7 @@ def write_tree(
         # in it through descriptors without following links, so nothing in it can redirect.
         for rel in files:
             confine.relative(rel, f"{directory}/{rel}")
-        _fill(staging, files, directory if unchanged is not None else None, unchanged or {})
+        _fill(staging, files)
         staging.chmod(0o755)
         if not directory.exists():
             staging.rename(directory)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from csops.renderer import render_repo
+from csops.renderer import render_repo, tree
 from csops.renderer.errors import TreeError
 from csops.renderer.tree import compare, read_tree, write_tree
 
@@ -76,3 +76,76 @@ def test_unchanged_files_are_hard_linked_and_new_ones_written(tmp_path: Path) ->
     )
     assert read_tree(out) == {"d/e/same.yaml": b"same", "d/new.yaml": b"new", "f/g/h.yaml": b"h"}
     assert (out / "d/e/same.yaml").stat().st_ino == before
+
+
+def _dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def _committed_by_a_dead_render(out: Path, files: dict[str, bytes]) -> Path:
+    """Stage and commit an update of ``out`` as a render would, under a pid that has died."""
+    committed = tree._stage(
+        out,
+        files,
+        [rel for rel, data in files.items() if read_tree(out).get(rel) != data],
+        sorted(set(read_tree(out)) - set(files)),
+    )
+    return committed.rename(committed.parent / f".{out.name}.apply-{_dead_pid()}-x")
+
+
+def test_an_update_committed_by_a_killed_render_is_finished_by_the_next_read(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"a/x.yaml": b"1", "a/gone/y.yaml": b"2", "keep.yaml": b"k"})
+    new = {"a/x.yaml": b"3", "b/z.yaml": b"4", "keep.yaml": b"k"}
+    committed = _committed_by_a_dead_render(out, new)
+    # killed half-way: one staged file already renamed into the tree
+    (committed / "0").rename(out / "a/x.yaml")
+    assert read_tree(out) == new
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+    assert not (out / "a/gone").exists()
+
+
+def test_an_update_staged_but_not_committed_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"a.yaml": b"1"})
+    committed = _committed_by_a_dead_render(out, {"a.yaml": b"2", "b.yaml": b"3"})
+    staging = committed.rename(tmp_path / f".rendered.new-{_dead_pid()}-y")
+    assert read_tree(out) == {"a.yaml": b"1"}
+    write_tree(out, {"a.yaml": b"1", "c.yaml": b"4"}, read_tree(out))
+    assert read_tree(out) == {"a.yaml": b"1", "c.yaml": b"4"}
+    assert not staging.exists()
+
+
+def test_an_update_touches_only_what_changed_and_prunes_emptied_directories(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"d/e/old.yaml": b"1", "d/same.yaml": b"s", "f": b"file"})
+    same = (out / "d/same.yaml").stat().st_ino
+    write_tree(out, {"d/same.yaml": b"s", "d/e": b"now a file", "f/g.yaml": b"g"}, read_tree(out))
+    assert read_tree(out) == {"d/same.yaml": b"s", "d/e": b"now a file", "f/g.yaml": b"g"}
+    assert (out / "d/same.yaml").stat().st_ino == same
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+
+
+def test_an_update_does_not_follow_a_link_planted_in_the_tree(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_tree(out, {"a/x.yaml": b"1"})
+    current = read_tree(out)
+    shutil.rmtree(out / "a")
+    (out / "a").symlink_to(outside)
+    with pytest.raises(TreeError, match="cannot write the rendered tree"):
+        write_tree(out, {"a/x.yaml": b"2"}, current)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_path_that_is_a_file_and_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TreeError, match="both a file and a directory"):
+        write_tree(tmp_path / "rendered", {"a": b"1", "a/b": b"2"})
+    assert not (tmp_path / "rendered").exists()

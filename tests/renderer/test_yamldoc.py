@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csops import yamldoc
 
@@ -50,3 +52,47 @@ def test_a_key_written_twice_is_refused(text: str) -> None:
 def test_merge_keys_still_merge_and_an_explicit_key_wins() -> None:
     text = "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n"
     assert yamldoc.load(text)["use"] == {"x": 1, "y": 3}
+
+
+_SCALARS = st.one_of(
+    st.text(max_size=12),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.sampled_from(["yes", "No", "on", "0o17", "017", "0x1F", "1_000", "1:20", "2026-12-02", "~"]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_VALUES, st.sampled_from([None, '"', "'"]))
+@settings(max_examples=120, deadline=None)
+def test_documents_without_anchors_load_as_pyyaml_loads_them(
+    value: object, style: str | None
+) -> None:
+    text = yaml.safe_dump({"v": value, "k": [value]}, default_style=style)
+    assert yamldoc.load(text) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a:\n  x: 1\n  y: 2\n  x: 3\n", 2),
+        ("- {k: 1}\n- {k: 2, j: 0, k: 3}\n", 2),
+        ("top: 1\nsub: {a: [1, {b: 1, b: 2}]}\n", 2),
+    ],
+)
+def test_a_nested_key_written_twice_is_refused_naming_the_first(text: str, line: int) -> None:
+    with pytest.raises(yamldoc.DuplicateKeyError, match=f"first at line {line}"):
+        yamldoc.load(text)
+
+
+def test_merge_keys_and_other_keys_without_anchors_load_as_pyyaml_loads_them() -> None:
+    for text in ("m:\n  <<: {x: 1, y: 2}\n  y: 3\n", "2: a\ntrue: b\n~: c\n", "d: !!set {a, b}\n"):
+        assert yamldoc.load(text) == yaml.safe_load(text)
