@@ -41,6 +41,19 @@ class ClusterStack:
         return None if spec.get("noProvider", False) else spec.get("providerRef")
 
 
+class _Lines:
+    """Line numbers of a document's fields, found (by parsing it again) only when asked."""
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+        self.index: dict[tuple[str | int, ...], int] | None = None
+
+    def get(self, path: tuple[str | int, ...]) -> int | None:
+        if self.index is None:
+            self.index = documents.line_index(self.text) if self.text is not None else {}
+        return self.index.get(path)
+
+
 def _load_file(
     path: Path, config: RepoConfig, problems: ProblemList, templates: list[ProviderTemplate]
 ) -> list[ClusterStack]:
@@ -72,7 +85,7 @@ def _load_file(
             problems.extend(errors)
             continue
         spec = doc["spec"]
-        lines = documents.line_index(text) if len(docs) == 1 else {}
+        lines = _Lines(text if len(docs) == 1 else None)
         try:
             check_provider(spec["provider"])
             check_stack_name(spec["name"])

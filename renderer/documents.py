@@ -71,15 +71,28 @@ def read_text(path: Path, display: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceError(
-            Problem(
-                display,
-                f"is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                hint="save it as UTF-8",
-            )
-        ) from exc
+        raise _not_utf8(display, exc) from exc
     except OSError as exc:
         raise SourceError(Problem(display, f"cannot read file: {exc.strerror or exc}")) from exc
+
+
+def decode(data: bytes, display: str) -> str:
+    """The text of a file already read, as :func:`read_text` gives it (newlines made ``\\n``)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(display, exc) from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _not_utf8(display: str, exc: UnicodeDecodeError) -> SourceError:
+    return SourceError(
+        Problem(
+            display,
+            f"is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="save it as UTF-8",
+        )
+    )
 
 
 def load_one(path: Path, *, display: str | None = None) -> Any:

@@ -7,6 +7,7 @@ layer changed. Hash mode: the version is ``v0-sha.<7>`` of the stack hash, as cs
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,11 +84,12 @@ class Release:
         )
 
 
-def read_metadata(path: Path, display: str) -> ReleaseVersions:
-    """``metadata.yaml`` of a release, checked as CSO checks it (every version parses)."""
-    if not path.is_file():
+def read_metadata(path: Path, display: str, raw: bytes | None = None) -> ReleaseVersions:
+    """``metadata.yaml`` of a release, checked as CSO checks it (every version parses);
+    ``raw``: its bytes, already read."""
+    if raw is None and not path.is_file():
         raise SourceError(Problem(display, "missing", hint="a release needs its metadata.yaml"))
-    text = documents.read_text(path, display)
+    text = documents.read_text(path, display) if raw is None else documents.decode(raw, display)
     data = documents.loads_one(text, display)
     problems = schemas.validate("metadata", data, display, text)
     if problems:
@@ -104,8 +106,11 @@ def read_metadata(path: Path, display: str) -> ReleaseVersions:
         raise SourceError(Problem(display, str(exc), field="versions")) from exc
 
 
-def read_release(directory: Path, display: str) -> Release:
-    """Read ``metadata.yaml`` and ``hashes.json`` of one release bundle."""
+def read_release(
+    directory: Path, display: str, files: Mapping[str, bytes] | None = None
+) -> Release:
+    """Read ``metadata.yaml`` and ``hashes.json`` of one release bundle (from ``files``, its
+    files by path in the bundle, when they are already read)."""
     try:
         stack, version = parse_release_name(directory.name)
     except NamingError as exc:
@@ -113,7 +118,11 @@ def read_release(directory: Path, display: str) -> Release:
             Problem(display, str(exc), hint="release directories are named P-N-M-m-V")
         ) from exc
     meta_file = f"{display}/{METADATA_FILE}"
-    versions = read_metadata(directory / METADATA_FILE, meta_file)
+    if files is not None and METADATA_FILE not in files:
+        raise SourceError(Problem(meta_file, "missing", hint="a release needs its metadata.yaml"))
+    versions = read_metadata(
+        directory / METADATA_FILE, meta_file, None if files is None else files[METADATA_FILE]
+    )
     if versions.cluster_stack != version:
         raise SourceError(
             Problem(
@@ -125,10 +134,15 @@ def read_release(directory: Path, display: str) -> Release:
         )
     hashes_path = directory / HASHES_FILE
     hashes = StackHashes("")
-    if hashes_path.is_file():
+    if hashes_path.is_file() if files is None else HASHES_FILE in files:
         hashes_file = f"{display}/{HASHES_FILE}"
         try:
-            hashes = StackHashes.from_json(documents.read_text(hashes_path, hashes_file))
+            text = (
+                documents.read_text(hashes_path, hashes_file)
+                if files is None
+                else documents.decode(files[HASHES_FILE], hashes_file)
+            )
+            hashes = StackHashes.from_json(text)
         except ValueError as exc:
             raise SourceError(
                 Problem(hashes_file, f"is not a hashes.json: {exc}", hint="restore it from git")
@@ -136,15 +150,26 @@ def read_release(directory: Path, display: str) -> Release:
     return Release(directory.name, stack, versions, hashes, directory, display)
 
 
-def read_ledger(releases_dir: Path, display: str) -> dict[str, Release]:
-    """Every release bundle under ``releases_dir`` by name."""
+def read_ledger(
+    releases_dir: Path, display: str, files: Mapping[str, bytes] | None = None
+) -> dict[str, Release]:
+    """Every release bundle under ``releases_dir`` by name; ``files``: the files below it by
+    relative path, when they are already read (the rendered tree is)."""
     if not releases_dir.is_dir():
         return {}
+    bundles: dict[str, dict[str, bytes]] = {}
+    for path, data in (files or {}).items():
+        name, _, rel = path.partition("/")
+        bundles.setdefault(name, {})[rel] = data
     problems = ProblemList()
     ledger: dict[str, Release] = {}
     for directory in sorted(p for p in releases_dir.iterdir() if p.is_dir()):
         try:
-            release = read_release(directory, f"{display}/{directory.name}")
+            release = read_release(
+                directory,
+                f"{display}/{directory.name}",
+                None if files is None else bundles.get(directory.name, {}),
+            )
         except SourceError as exc:
             problems.extend(exc.problems)
             continue

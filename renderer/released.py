@@ -16,21 +16,34 @@ from csops.renderer.errors import Problem
 RELEASES_DIR = "releases"
 
 
-def committed_problems(config: RepoConfig, existing: dict[str, bytes]) -> list[Problem]:
-    """Release bundles committed on HEAD's history that ``existing`` (the rendered tree on
-    disk, by path relative to the output) no longer holds byte for byte."""
+def committed_bundles(config: RepoConfig) -> dict[str, dict[str, FirstBlob]]:
+    """Every release bundle committed on HEAD's history: name → file in it → first blob
+    (``{}`` without git, or with the output outside the work tree)."""
     try:
         git = Repository(config.root)
         output = git.relative(config.output_dir)
     except GitError:
-        return []
+        return {}
     if not output:
-        return []
+        return {}
     bundles: dict[str, dict[str, FirstBlob]] = {}
     for path, first in git.first_blobs(f"{output}/{RELEASES_DIR}").items():
         name, _, file = path.partition("/")
         if file:
             bundles.setdefault(name, {})[file] = first
+    return bundles
+
+
+def committed_problems(
+    config: RepoConfig,
+    existing: dict[str, bytes],
+    bundles: dict[str, dict[str, FirstBlob]] | None = None,
+) -> list[Problem]:
+    """Release bundles committed on HEAD's history that ``existing`` (the rendered tree on
+    disk, by path relative to the output) no longer holds byte for byte. ``bundles``: what
+    :func:`committed_bundles` read, when it is read already."""
+    if bundles is None:
+        bundles = committed_bundles(config)
     on_disk: dict[str, dict[str, bytes]] = {}
     for path, data in existing.items():
         top, _, rest = path.partition("/")

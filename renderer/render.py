@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -430,8 +431,9 @@ def render_repo(
     config = load_config(root)
     if out is not None:
         config = dataclasses.replace(config, output=str(out.resolve()))
-    source = source_commit(config.root, config.output_dir)
-    return render(config, mode=mode, full=full, source=source, custom=custom)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csops-git") as pool:
+        source = pool.submit(source_commit, config.root, config.output_dir)  # git, meanwhile
+        return render(config, mode=mode, full=full, source=source, custom=custom)
 
 
 def render(
@@ -439,10 +441,11 @@ def render(
     *,
     mode: str | None = None,
     full: bool = False,
-    source: SourceCommit | None,
+    source: SourceCommit | Future[SourceCommit | None] | None,
     custom: tuple[str | None, CustomVersions] | None = None,
 ) -> RenderResult:
-    """Render the repository ``config`` describes; ``source`` is recorded in the lock."""
+    """Render the repository ``config`` describes; ``source`` is recorded in the lock (it
+    may still be being read: it is waited for at the end)."""
     mode = mode or config.version_mode
     if mode not in MODES:
         raise SourceError(
@@ -461,13 +464,20 @@ def render(
                 hint="add --mode custom",
             )
         )
-    existing = tree.read_tree(config.output_dir, config.output)
-    old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
-    lock.check_immutable(
-        existing, old, config.output, released.committed_problems(config, existing)
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csops-git") as pool:
+        history = pool.submit(released.committed_bundles, config)  # git, while the tree is read
+        existing = tree.read_tree(config.output_dir, config.output)
+        old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
+        committed = released.committed_problems(config, existing, history.result())
+    lock.check_immutable(existing, old, config.output, committed)
     releases = ledger.read_ledger(
-        config.output_dir / RELEASES_DIR, f"{config.output}/{RELEASES_DIR}"
+        config.output_dir / RELEASES_DIR,
+        f"{config.output}/{RELEASES_DIR}",
+        {
+            p.removeprefix(f"{RELEASES_DIR}/"): d
+            for p, d in existing.items()
+            if p.startswith(f"{RELEASES_DIR}/")
+        },
     )
     sources = load_sources(config)
     cluster_stacks, templates, problems = load_cluster_stacks(config)
@@ -511,6 +521,8 @@ def render(
     files.update({p: d for p, d in existing.items() if p.startswith(f"{RELEASES_DIR}/")})
     for name, bundle in cut.bundles.items():
         files.update({f"{RELEASES_DIR}/{name}/{rel}": data for rel, data in bundle.items()})
+    if isinstance(source, Future):
+        source = source.result()
     files[lock.LOCK_FILE] = lock.build(
         files, releases=releases, manifest_index=index, old=old, source=source
     )
@@ -540,6 +552,8 @@ def _rendered_stacks(existing: dict[str, bytes]) -> dict[tuple[str, str], dict[s
     """The spec of every ClusterStack in the rendered tree on disk, by (namespace, name)."""
     found = {}
     for path, data in existing.items():
+        if f"/{_STACK_OBJECTS}/" not in path:
+            continue
         parts = path.split("/")
         if len(parts) == 4 and parts[0] == MANIFESTS_DIR and parts[2] == _STACK_OBJECTS:
             obj = documents.loads_one(data.decode(), path) or {}
