@@ -96,10 +96,10 @@ def _load_file(
         channel = spec.get("channel", STABLE)
         versions = []
         for i, text_version in enumerate(spec.get("versions") or []):
-            line = lines.get(("spec", "versions", i))
             try:
                 versions.append(Version.parse(text_version))
             except VersionError as exc:
+                line = lines.get(("spec", "versions", i))
                 problems.add(where, str(exc), field=f"spec.versions[{i}]", line=line)
         if not spec.get("noProvider", False) and not spec.get("providerRef"):
             problems.add(

@@ -142,12 +142,17 @@ def _by_release(files: Mapping[str, _T]) -> dict[str, dict[str, _T]]:
 
 
 def check_immutable(
-    existing: dict[str, bytes], old: Lock, out: str, committed: list[Problem] | None = None
+    existing: dict[str, bytes],
+    old: Lock,
+    out: str,
+    committed: list[Problem] | None = None,
+    digests: tree.Digests | None = None,
 ) -> None:
     """Every release the lock knows must still be on disk, byte for byte. ``committed``: what
     the check against git history found (:mod:`~csops.renderer.released`), reported for the
     bundles the lock does not already flag."""
     problems = ProblemList()
+    digests = digests or tree.Digests(existing)
     recorded_of = _by_release(old.files)
     present_of = _by_release(existing)
     for name in sorted(old.releases):
@@ -163,7 +168,7 @@ def check_immutable(
             )
             continue
         changed = sorted(
-            p for p in recorded if p in existing and tree.digest(existing[p]) != recorded[p]
+            p for p in recorded if p in existing and digests.of(p, existing[p]) != recorded[p]
         )
         missing = sorted(set(recorded) - present)
         added = sorted(present - set(recorded))
@@ -181,10 +186,13 @@ def check_immutable(
     problems.raise_if_any(ImmutableReleaseError)
 
 
-def reusable(old: Lock, existing: dict[str, bytes], full: bool) -> dict[str, list[str]]:
+def reusable(
+    old: Lock, existing: dict[str, bytes], full: bool, digests: tree.Digests | None = None
+) -> dict[str, list[str]]:
     """Manifest paths an unchanged (namespace, release) produced last time, still intact."""
     if full or not old.data or old.generator_version != VERSION:
         return {}
+    digests = digests or tree.Digests(existing)
     recorded = old.files
     out: dict[str, list[str]] = {}
     for key, paths in old.manifests.items():
@@ -192,7 +200,7 @@ def reusable(old: Lock, existing: dict[str, bytes], full: bool) -> dict[str, lis
         for path in paths:
             full_path = f"{MANIFESTS_DIR}/{path}"
             data = existing.get(full_path)
-            if data is None or tree.digest(data) != recorded.get(full_path):
+            if data is None or digests.of(full_path, data) != recorded.get(full_path):
                 break
             if not path.startswith(_RELEASE_OBJECTS, path.index("/") + 1):
                 intact.append(path)
@@ -216,8 +224,11 @@ def build(
     manifest_index: dict[str, list[str]],
     old: Lock,
     source: SourceCommit | None,
+    known: tree.Digests | None = None,
 ) -> bytes:
-    digests = {p: tree.digest(d) for p, d in sorted(files.items())}
+    """The lock of ``files``; ``known``: digests of the tree on disk, computed already."""
+    known = known or tree.Digests({})
+    digests = {p: known.of(p, d) for p, d in sorted(files.items())}
     lines_of: dict[str, list[bytes]] = defaultdict(list)
     for path, file_digest in digests.items():
         if path.startswith(f"{RELEASES_DIR}/"):

@@ -469,7 +469,8 @@ def render(
         existing = tree.read_tree(config.output_dir, config.output)
         old = lock.parse(existing.get(lock.LOCK_FILE), f"{config.output}/{lock.LOCK_FILE}")
         committed = released.committed_problems(config, existing, history.result())
-    lock.check_immutable(existing, old, config.output, committed)
+    digests = tree.Digests(existing)
+    lock.check_immutable(existing, old, config.output, committed, digests)
     releases = ledger.read_ledger(
         config.output_dir / RELEASES_DIR,
         f"{config.output}/{RELEASES_DIR}",
@@ -507,7 +508,7 @@ def render(
         index = _render_offers(
             offers,
             cut,
-            reusable=lock.reusable(old, existing, full),
+            reusable=lock.reusable(old, existing, full, digests),
             existing=existing,
             assembler=assembler,
             result=result,
@@ -524,7 +525,7 @@ def render(
     if isinstance(source, Future):
         source = source.result()
     files[lock.LOCK_FILE] = lock.build(
-        files, releases=releases, manifest_index=index, old=old, source=source
+        files, releases=releases, manifest_index=index, old=old, source=source, known=digests
     )
     result.files = files
     result.releases = releases

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +118,23 @@ def _read_at(dir_fd: int, name: str, flags: int) -> bytes:
 def digest(data: bytes) -> str:
     """``sha256:<hex>`` of some bytes."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Digests:
+    """Digests of a tree's files as read, each computed once however often it is asked for."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = files
+        self.known: dict[str, str] = {}
+
+    def of(self, path: str, data: bytes) -> str:
+        """:func:`digest` of ``data``; remembered when it is the tree's own bytes at ``path``."""
+        if self.files.get(path) is not data:
+            return digest(data)
+        found = self.known.get(path)
+        if found is None:
+            found = self.known[path] = digest(data)
+        return found
 
 
 @dataclass(frozen=True)
