@@ -87,24 +87,29 @@ def files(root: Path, directory: Path) -> Iterator[Path]:
     Links are followed while they stay inside ``root`` (each directory is entered once, so a
     link loop ends); a link leading outside is an :class:`OutsideError`.
     """
+    return (path for _, path in labelled_files(root, directory))
+
+
+def labelled_files(root: Path, directory: Path) -> Iterator[tuple[str, Path]]:
+    """:func:`files`, each with its path relative to ``directory`` (``/``-separated)."""
     entered: set[Path] = set()
 
-    def walk(here: Path) -> Iterator[Path]:
+    def walk(here: Path, prefix: str) -> Iterator[tuple[str, Path]]:
         where = real(root, here)
         if where in entered:
             return
         entered.add(where)
         for entry in sorted(os.scandir(here), key=lambda e: e.name):
-            path = Path(entry.path)
+            path, label = Path(entry.path), prefix + entry.name
             if entry.is_symlink():
                 target = real(root, path)
                 if target.is_dir():
-                    yield from walk(path)
+                    yield from walk(path, label + "/")
                 elif target.is_file():
-                    yield path
+                    yield label, path
             elif entry.is_dir():
-                yield from walk(path)
+                yield from walk(path, label + "/")
             elif entry.is_file():
-                yield path
+                yield label, path
 
-    yield from walk(directory)
+    yield from walk(directory, "")

@@ -9,7 +9,6 @@ manager ``csops``, force) with bounded concurrency.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,9 +25,15 @@ Item = tuple[ObjectId, Resource, dict[str, Any], dict[str, Any] | None]
 def prepared(
     obj: Mapping[str, Any], resource: Resource, labels: Mapping[str, str], default_namespace: str
 ) -> dict[str, Any]:
-    """The body to apply: ``obj`` with ``labels``, its namespace settled, without status."""
-    body = copy.deepcopy(dict(obj))
-    meta = body.setdefault("metadata", {})
+    """The body to apply: ``obj`` with ``labels``, its namespace settled, without status.
+
+    Only the top level and ``metadata`` are copied: ``obj`` is left as it was, and its nested
+    values are shared with the body (nothing downstream changes a body; parsed revisions are
+    reused between passes, :class:`~csops.syncer.desired.ParseCache`).
+    """
+    body = dict(obj)
+    meta = dict(body.get("metadata") or {})
+    body["metadata"] = meta
     if resource.namespaced:
         meta["namespace"] = meta.get("namespace") or default_namespace
     else:

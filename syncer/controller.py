@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from csops.syncer import gitauth, logs, stackstatus
+from csops.syncer.changeset import Action
 from csops.syncer.clock import SYSTEM, Clock, backoff
 from csops.syncer.drift import DriftWatch
 from csops.syncer.errors import (
@@ -28,6 +29,7 @@ from csops.syncer.kube import Kube
 from csops.syncer.leader import LeaderElector
 from csops.syncer.metrics import ErrorKind, Metrics
 from csops.syncer.reconcile import Reconciler, SyncResult
+from csops.syncer.repair import DriftRepair
 from csops.syncer.settings import Settings
 from csops.syncer.source import Revision, Source, open_source
 from csops.syncer.usage import CLUSTER_GROUP
@@ -90,6 +92,7 @@ class Controller:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.newer = threading.Event()  # a new revision is likely: cancels health waits
+        self.full = threading.Event()  # the wake-up needs a full pass, not only drift repair
         self.last_result: SyncResult | None = None
         self.last_error: str | None = None
         # called with the revision after each successful pass (e.g. the addon controller)
@@ -102,8 +105,10 @@ class Controller:
             cancelled=lambda: self.newer.is_set() or self.stop.is_set(),
             clock=clock,
             may_write=self.is_leader,
+            keep_parsed=True,
         )
         self.drift = DriftWatch(kube, self._on_watch, self.stop)
+        self.repair = DriftRepair(self.reconciler.engine, clock)
 
     def is_leader(self) -> bool:
         """Whether this replica may write (always, without an elector)."""
@@ -112,9 +117,14 @@ class Controller:
     def request_sync(self, *, new_revision: bool = True) -> None:
         if new_revision:
             self.newer.set()
+        self.full.set()
         self.wake.set()
 
     def _on_watch(self, kind: str, obj: dict[str, Any]) -> None:
+        """A watched object changed: repaired alone when the last pass applied it, else a
+        full pass."""
+        if not self.repair.note(kind, obj):
+            self.full.set()
         self.wake.set()
 
     def run(self) -> None:
@@ -135,14 +145,55 @@ class Controller:
                 was_leader = True
             self.wake.clear()
             self.newer.clear()
+            self.full.clear()
             delay = self._pass()
             if self.last_error is None:
                 failures = 0
             else:
                 failures += 1
                 delay = backoff(failures, cap=self.settings.max_backoff)
-            if self.wake.wait(delay):
-                self.stop.wait(DEBOUNCE)
+            self._between_passes(delay)
+
+    def _between_passes(self, delay: float) -> None:
+        """Wait ``delay`` seconds or until a wake-up needs a full pass; drift on objects of
+        the last pass is repaired meanwhile, object by object."""
+        deadline = self.clock.monotonic() + delay
+        while not self.stop.is_set():
+            if not self.wake.wait(max(0.0, deadline - self.clock.monotonic())):
+                return
+            self.stop.wait(DEBOUNCE)
+            if self.full.is_set() or not self.is_leader():
+                return
+            self.wake.clear()
+            self._repair()
+            if self.full.is_set() or self.clock.monotonic() >= deadline:
+                return
+
+    def _repair(self) -> None:
+        """Apply back the objects watch events showed drifted; a failure asks for a pass."""
+        try:
+            changes = self.repair.repair()
+        except SyncError as exc:
+            self.log.warning("drift repair failed; running a pass", extra={"error": str(exc)})
+            self.full.set()
+            return
+        changed = [c for c in changes if c.changed]
+        failed = [c for c in changes if c.action == Action.FAILED]
+        if changed:
+            self.metrics.applied.inc(len(changed))
+            self.metrics.drifted.inc(len(changed))
+            self.log.info(
+                "drift corrected",
+                extra={"drifted": ",".join(sorted(str(c.id) for c in changed))},
+            )
+        if self.repair.status_errors:
+            self.metrics.error(ErrorKind.STATUS, len(self.repair.status_errors))
+        if failed:
+            self.log.warning(
+                "drift repair failed; running a pass",
+                extra={"error": "; ".join(f"{c.id}: {c.error}" for c in failed)},
+            )
+            self.full.set()
 
     def _pass(self) -> float:
         """One pass: fetch, reconcile, follow what it applied, publish; the delay until the
@@ -150,19 +201,24 @@ class Controller:
         settings = self.settings
         started = self.clock.monotonic()
         interval = settings.interval * (1 + random.uniform(-settings.jitter, settings.jitter))
+        self.repair.begin_pass()
         try:
             revision = self._fetch()
             result = self.reconciler.sync(revision)
         except LeadershipLostError as exc:
+            self.repair.end_pass(None, ())
             self.log.warning("stopped writing mid-pass", extra={"error": str(exc)})
             return 0.0  # the loop waits for leadership again
         except SyncError as exc:
+            self.repair.end_pass(None, ())
             self.metrics.error(error_kind(exc))
             self.last_error = str(exc)
             self.log.error("sync failed", extra={"error": str(exc)})
             return interval
         finally:
             self.metrics.duration.observe(self.clock.monotonic() - started)
+        synced = self.reconciler.last_objects if result.ok else None
+        self.repair.end_pass(synced, result.outcomes)
         if settings.drift_watch:
             self._watch_drift()
         self._publish(result, revision)

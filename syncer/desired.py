@@ -7,6 +7,8 @@ and prunes nothing for such a revision.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,14 +67,22 @@ def _documents(text: str) -> list[tuple[Any, int, list[int]]]:
 def load_file(path: Path, label: str) -> list[DesiredObject]:
     """The objects of one file; a :class:`RevisionError` names the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-        docs = _documents(text)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RevisionError(f"{label}: cannot read: {exc}") from exc
+    return parse(data, label)
+
+
+def parse(data: bytes, label: str) -> list[DesiredObject]:
+    """The objects of one file's bytes; a :class:`RevisionError` names the file and line."""
+    try:
+        docs = _documents(data.decode("utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise RevisionError(f"{label}{where}: not valid YAML: {reason}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise RevisionError(f"{label}: cannot read: {exc}") from exc
     objects = []
     for doc, line, item_lines in docs:
@@ -91,30 +101,86 @@ def load_file(path: Path, label: str) -> list[DesiredObject]:
     return objects
 
 
-def _files(directory: Path, root: Path) -> list[Path]:
+class ParseCache:
+    """The objects of the files of the last revision loaded, by name and content digest.
+
+    A long-running controller keeps one: a pass parses only the files that changed since the
+    pass before. It holds the files of one revision at a time. The cached bodies are shared
+    between passes, so nothing may change a desired body in place.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, bytes], list[DesiredObject]] = {}
+
+    def objects(
+        self, data: bytes, label: str, used: dict[tuple[str, bytes], list[DesiredObject]]
+    ) -> list[DesiredObject]:
+        """The objects of ``data`` (parsed only when not cached), noted in ``used``."""
+        key = (label, hashlib.sha256(data).digest())
+        found = self._entries.get(key)
+        if found is None:
+            found = parse(data, label)
+        used[key] = found
+        return found
+
+    def keep(self, used: dict[tuple[str, bytes], list[DesiredObject]]) -> None:
+        """Keep only the files of the revision just loaded."""
+        self._entries = used
+
+
+def _contents(directory: Path, root: Path) -> dict[str, bytes]:
+    """Every manifest below ``directory`` by its path relative to it (links confined to
+    ``root``)."""
     try:
-        return list(confine.files(root, directory))
+        files = list(confine.labelled_files(root, directory))
     except confine.OutsideError as exc:
         raise RevisionError(f"{exc} (nothing outside the source is read)") from exc
+    found = {}
+    for label, path in files:
+        if not is_manifest(label):
+            continue
+        try:
+            found[label] = path.read_bytes()
+        except OSError as exc:
+            raise RevisionError(f"{label}: cannot read: {exc}") from exc
+    return found
 
 
-def load(directory: Path, root: Path | None = None) -> list[DesiredObject]:
+def is_manifest(label: str) -> bool:
+    """Whether the file ``label`` (relative to the manifests directory) holds objects:
+    a YAML or JSON file outside hidden directories."""
+    return label.endswith(MANIFEST_SUFFIXES) and not any(
+        part.startswith(".") for part in label.split("/")
+    )
+
+
+def load(
+    directory: Path,
+    root: Path | None = None,
+    *,
+    contents: Mapping[str, bytes] | None = None,
+    cache: ParseCache | None = None,
+) -> list[DesiredObject]:
     """All objects below ``directory`` sorted by identity; errors name the file.
 
     Nothing outside ``root`` (default: ``directory``) is read: a symbolic link leading out of
-    it makes the whole revision a :class:`RevisionError`.
+    it makes the whole revision a :class:`RevisionError`. ``contents`` are the files already
+    read (by the source that fetched the revision); ``cache`` saves parsing files unchanged
+    since the last load.
     """
     if not directory.is_dir():
         raise RevisionError(f"{directory}: the manifests directory does not exist")
+    if contents is None:
+        contents = _contents(directory, root or directory)
     objects: list[DesiredObject] = []
     seen: dict[ObjectId, str] = {}
-    for path in _files(directory, root or directory):
-        if path.suffix not in MANIFEST_SUFFIXES:
+    used: dict[tuple[str, bytes], list[DesiredObject]] = {}
+    for label in contents:  # in the order of the walk
+        if not is_manifest(label):
             continue
-        if any(part.startswith(".") for part in path.relative_to(directory).parts):
-            continue
-        label = str(path.relative_to(directory))
-        for obj in load_file(path, label):
+        data = contents[label]
+        parsed = cache.objects(data, label, used) if cache is not None else parse(data, label)
+        for obj in parsed:
             if obj.id in seen:
                 raise RevisionError(f"{label}: {obj.id} is also defined in {seen[obj.id]}")
             seen[obj.id] = label
@@ -123,4 +189,6 @@ def load(directory: Path, root: Path | None = None) -> list[DesiredObject]:
         raise RevisionError(
             f"{directory}: no Kubernetes objects in this revision; refusing to sync an empty set"
         )
+    if cache is not None:
+        cache.keep(used)
     return sorted(objects, key=lambda o: o.id)

@@ -168,7 +168,10 @@ class Reconciler:
         cancelled: Callable[[], bool] = lambda: False,
         clock: Clock = SYSTEM,
         may_write: Callable[[], bool] = lambda: True,
+        keep_parsed: bool = False,
     ) -> None:
+        """``keep_parsed``: keep each revision's parsed files for the next pass (a
+        long-running controller), so only changed files are parsed again."""
         self.kube = kube
         self.store = store
         self.options = options or SyncOptions()
@@ -186,6 +189,9 @@ class Reconciler:
             kube, engine_options, clock=clock, may_write=may_write, cancelled=cancelled
         )
         self.last_applied: LastApplied | None = None
+        self.parsed = desired.ParseCache() if keep_parsed else None
+        self.last_objects: list[desired.DesiredObject] = []
+        """The objects of the last revision loaded."""
 
     @property
     def managed(self) -> set[Resource]:
@@ -195,7 +201,10 @@ class Reconciler:
     def sync(self, revision: Revision) -> SyncResult:
         started = self.clock.monotonic()
         # RevisionError: nothing applied or pruned
-        objects = desired.load(revision.manifests, revision.boundary)
+        objects = desired.load(
+            revision.manifests, revision.boundary, contents=revision.contents, cache=self.parsed
+        )
+        self.last_objects = objects
         result = SyncResult(revision.name, fetch_error=revision.stale_error)
         inventory = self.store.read()
         if self.last_applied is None:  # a restart: the last pass's revision, without digests

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -37,6 +37,8 @@ class Revision:
     stale_error: str | None = None  # set when the remote failed and this is the last good one
     root: Path | None = None
     """What nothing may be read outside of (default: the rendered tree)."""
+    contents: Mapping[str, bytes] | None = field(default=None, compare=False, repr=False)
+    """The files below ``manifests`` by relative path, when the source read them already."""
 
     @property
     def boundary(self) -> Path:
@@ -90,9 +92,12 @@ class LocalSource:
             if not manifests.is_dir():
                 raise FetchError(f"{manifests}: no such directory (check --repo and --path)")
             digest = hashlib.sha256()
-            for file in confine.files(self.root, manifests):
-                digest.update(str(file.relative_to(manifests)).encode() + b"\0")
-                digest.update(file.read_bytes())
+            contents: dict[str, bytes] = {}
+            for label, file in confine.labelled_files(self.root, manifests):
+                data = file.read_bytes()
+                digest.update(label.encode() + b"\0")
+                digest.update(data)
+                contents[label] = data
             releases = manifests.parent / "releases"
             if releases.is_dir():
                 for _ in confine.files(self.root, releases):  # Helm must not follow links out
@@ -101,7 +106,8 @@ class LocalSource:
             raise RevisionError(f"{exc} (nothing outside {self.root} is read)") from exc
         except OSError as exc:
             raise FetchError(f"{manifests}: cannot read: {exc}") from exc
-        return Revision(f"local@sha256:{digest.hexdigest()[:12]}", manifests, root=self.root)
+        name = f"local@sha256:{digest.hexdigest()[:12]}"
+        return Revision(name, manifests, root=self.root, contents=contents)
 
 
 class GitSource:

@@ -1,7 +1,6 @@
 """ClusterStack / ClusterStackRelease status as CSO writes it, computed from one pass (pure).
 
 ClusterStackRelease: ``resources[]`` (synced / not-synced with the error), ``kubernetesVersion``,
-ClusterStackRelease: ``resources[]`` (synced / not-synced with the error), ``kubernetesVersion``,
 ``ready``, conditions ``NodeImagesReady`` (releases with node images), ``HelmChartApplied`` and
 ``Ready``, plus the git ``revision``. A release whose node images are not ready is not ready:
 its held-back class objects are not-synced and the conditions name the images it waits for.
@@ -28,9 +27,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from csops.renderer import RELEASES_ANNOTATION, RendererError, VersionError, parse_release_name
+from csops.syncer import driftstatus
 from csops.syncer.changeset import Action, Change
 from csops.syncer.conditions import Condition, ResourceEntry, Severity, Sync, resource_entry
 from csops.syncer.desired import DesiredObject
+from csops.syncer.driftstatus import listed
 from csops.syncer.events import EventType, Reason
 from csops.syncer.nodeimages import NodeImageGate
 from csops.syncer.objects import ObjectId, Reference
@@ -44,7 +45,6 @@ STACK_LABEL = "clusterstack.x-k8s.io/clusterstack"
 MANAGED_CONDITION = "ManagedFromGit"
 SYNC_TIME = "lastSyncTime"
 """When a pass last changed the ClusterStack's status (a revision, drift, prune, a failure)."""
-LISTED_OBJECTS = 10
 """At most this many objects are named in one Event or status field (then "and N more")."""
 
 
@@ -233,13 +233,6 @@ def _phase(release: ReleaseStatus) -> Phase:
     return Phase.PROVIDER if release.waiting and not release.errors else Phase.APPLYING
 
 
-def listed(ids: Sequence[ObjectId] | Sequence[str], limit: int = LISTED_OBJECTS) -> str:
-    """``a, b, c and 4 more``: what an Event or a message names."""
-    names = sorted(str(i) for i in ids)
-    text = ", ".join(names[:limit])
-    return f"{text} and {len(names) - limit} more" if len(names) > limit else text
-
-
 def _stack_status(
     mine: list[ReleaseStatus], revision: str
 ) -> tuple[dict[str, Any], bool, list[ReleaseStatus]]:
@@ -289,19 +282,6 @@ def _stack_status(
             f" | {latest.kubernetes_version}" if latest.kubernetes_version else ""
         )
     return status, ok, kept
-
-
-def _drift(live: dict[str, Any] | None, drifted: list[ObjectId], now: str) -> dict[str, Any]:
-    """``status.drift``: corrections so far, and the last one's time and objects."""
-    old = dict(((live or {}).get("status") or {}).get("drift") or {})
-    if not drifted:
-        return old
-    names = sorted(str(oid) for oid in drifted)
-    return {
-        "corrections": int(old.get("corrections") or 0) + len(drifted),
-        "lastTime": now,
-        "lastObjects": names[:LISTED_OBJECTS],
-    }
 
 
 class Ownership:
@@ -380,14 +360,7 @@ def _activity(stack: ObjectId, owners: Ownership, report: PassReport) -> list[Ev
             )
         )
     if drifted:
-        events.append(
-            (
-                Reason.DRIFT_CORRECTED,
-                f"put back {len(drifted)} object(s) changed or deleted outside git: "
-                f"{listed(drifted)}",
-                EventType.WARNING,
-            )
-        )
+        events.append(driftstatus.event(drifted))
     if pruned:
         events.append(
             (
@@ -423,7 +396,7 @@ def compute(
             for oid in report.drifted
             if report.changes.get(oid) and stack in owners.stacks_of(oid)
         ]
-        status["drift"] = _drift(live.get(stack), drifted, report.now)
+        status["drift"] = driftstatus.record(live.get(stack), drifted, report.now)
         if not status["drift"]:
             del status["drift"]
         events: list[Event] = []

@@ -24,7 +24,12 @@ KINDS = {"unit": UNIT_TIMEOUT, "integration": INTEGRATION_TIMEOUT}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Check each test's kind and give it the timeout of its kind."""
+    """Check each test's kind, give it the timeout of its kind, and run unit tests first.
+
+    Unit tests first give quick feedback, and keep the session's last test an integration
+    one: the control plane stops in the teardown of the last test, which a unit test's
+    timeout is too short to cover.
+    """
     unmarked = []
     for item in items:
         kinds = [name for name in KINDS if item.get_closest_marker(name) is not None]
@@ -36,6 +41,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(
                 pytest.mark.timeout(CLUSTER_API_TIMEOUT if uses_capi else KINDS[kinds[0]])
             )
+    items.sort(key=lambda item: item.get_closest_marker("unit") is None)  # stable
     if unmarked:
         raise pytest.UsageError(
             "every test is marked either unit or integration (pytestmark in its module):\n  "

@@ -20,6 +20,7 @@ from csops.syncer.diff import cluster_diff
 from csops.syncer.kube import Kube
 from csops.syncer.settings import Settings, WebhookSettings
 from csops.syncer.source import open_source
+from csops.syncer.stackstatus import GROUP
 from tests.polling import eventually
 from tests.syncer.conftest import StacksRepo, git
 
@@ -59,23 +60,45 @@ def controller(app: Application) -> Controller:
 
 
 def test_hand_edit_and_hand_delete_are_put_back(
-    controller: Controller, kube: Kube, stacks_repo: StacksRepo
+    controller: Controller, kube: Kube, stacks_repo: StacksRepo, audit: AuditLog
 ) -> None:
     ns = stacks_repo.namespace
     res = kube.resource("v1", "ConfigMap")
     name = f"{OLD}-node-images"
+    eventually(lambda: not controller.wake.is_set() and not controller.repair.pending, 10)
+    passed = controller.last_result
     live = kube.get(res, ns, name)
     original = live["data"]["node-images.yaml"]
     live["data"]["node-images.yaml"] = "edited by hand"
-    kube.replace(res, live)
-    started = time.monotonic()
-    eventually(lambda: kube.get(res, ns, name)["data"]["node-images.yaml"] == original, 10)
-    edit_fixed = time.monotonic() - started
+    with audit.window() as edit:
+        kube.replace(res, live)
+        started = time.monotonic()
+        eventually(lambda: kube.get(res, ns, name)["data"]["node-images.yaml"] == original, 10)
+        edit_fixed = time.monotonic() - started
     kube.delete(res, ns, name)
     started = time.monotonic()
     eventually(lambda: kube.get_or_none(res, ns, name) is not None, 10)
     deleted_fixed = time.monotonic() - started
     print(f"hand edit corrected in {edit_fixed:.2f}s, hand delete in {deleted_fixed:.2f}s")
+    # put back alone, without a pass: no list, no other object read or written than the
+    # ClusterStack whose status counts the correction (and its Event)
+    assert controller.last_result is passed
+    requests = {(e.verb, e.resource, e.name) for e in edit.requests(user="csops")}
+    assert ("patch", "configmaps", name) in requests, requests
+    stack = "docker-alder-1-29"
+    allowed = {
+        ("update", "configmaps", name),  # the hand edit (this test's client is user csops too)
+        ("get", "configmaps", name),
+        ("patch", "configmaps", name),
+        ("watch", "configmaps", ""),
+        ("get", "clusterstacks", stack),
+        ("patch", "clusterstacks", stack),
+        ("create", "events", ""),
+    }
+    assert requests <= allowed, requests - allowed
+    status = kube.get(kube.resource_for_group(GROUP, "ClusterStack"), ns, stack)["status"]
+    assert status["drift"]["lastObjects"] == [f"ConfigMap {ns}/{name}"]
+    assert status["drift"]["corrections"] >= 2  # the edit, then the delete
 
 
 def test_webhook_good_and_bad_signature(
