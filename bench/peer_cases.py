@@ -13,8 +13,9 @@ peer, run by run (below 1: csops is faster). Write requests come from the API se
 - ``sync.peers-shape``: Flux's published shape (units x 4 objects) as fresh processes for csops
   and kubectl, with each tool's peak RSS (Flux: both controllers, peak since the case began).
 
-csops runs in-process (``sync_once``, as its controller runs a pass) except in the shape case,
-where it runs as ``csops sync --once`` so its peak RSS is its own. Flux fetches each revision
+csops runs in-process (``sync_once``; in the no-op case the running controller's pass, files
+parsed at its first pass kept, as Flux's controller is a running one too) except in the shape
+case, where it runs as ``csops sync --once`` so its peak RSS is its own. Flux fetches each revision
 from git before its timed pass (csops reads a local directory), so the figures compare the
 apply passes.
 """
@@ -166,7 +167,8 @@ def peers_noop(ctx: Context) -> list[Figure]:
     n = sc._objects(ctx)
     sets = {t: e.new_set(f"pn-{t}", sw.plan_objects, n) for t in TOOLS}
     config = e.config(sets["csops"])
-    _ok(sync_once(config), "no-op set-up (csops)")
+    looping = sc.controller_pass(ctx, config)
+    _ok(looping(), "no-op set-up (csops)")
     sc._checked(
         sc.run_child(sc.kubectl_argv(e, sets["kubectl"]), sets["kubectl"].root / "k.log"), "kubectl"
     )
@@ -177,7 +179,7 @@ def peers_noop(ctx: Context) -> list[Figure]:
     def csops_once() -> float:
         results: list[SyncResult] = []
         seconds, w = write_counts(
-            e.plane, RESOURCES, lambda: timed(lambda: results.append(sync_once(config)))
+            e.plane, RESOURCES, lambda: timed(lambda: results.append(looping()))
         )
         _ok(results[0], "no-op pass (csops)")
         writes["csops"].append(w)

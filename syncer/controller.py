@@ -121,11 +121,25 @@ class Controller:
         self.wake.set()
 
     def _on_watch(self, kind: str, obj: dict[str, Any]) -> None:
-        """A watched object changed: repaired alone when the last pass applied it, else a
-        full pass."""
-        if not self.repair.note(kind, obj):
-            self.full.set()
+        """A watched object changed: one of ours is repaired alone when the last pass applied
+        it; a Cluster or a ClusterStack nobody manages wakes a full pass when it matters."""
+        meta = obj.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(PART_OF_LABEL)
+        if owner == self.store.id and self.repair.note(kind, obj):
+            self.wake.set()
+            return
+        if owner is not None and owner != self.store.id:
+            return  # another csops's ClusterStack: neither ours nor a stranger to mark
+        if obj.get("kind") == "Cluster" and not self._clusters_matter():
+            return
+        self.full.set()
         self.wake.set()
+
+    def _clusters_matter(self) -> bool:
+        """Whether a Cluster's change can change a pass: the last one failed, or kept objects
+        a Cluster used (a Cluster that stops using them lets them be pruned)."""
+        last = self.last_result
+        return last is None or not last.ok or bool(last.prune and last.prune.kept_in_use)
 
     def run(self) -> None:
         """Sync until :attr:`stop` is set: while this replica leads, after every wake-up."""

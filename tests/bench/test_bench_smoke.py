@@ -41,6 +41,7 @@ SYNC_FIGURES = {
     "sync.first-apply-cli",
     "sync.first-apply-ratio",
     "sync.noop",
+    "sync.noop-controller",
     "sync.noop-writes",
     "sync.prune",
     "sync.drift",
