@@ -12,6 +12,9 @@ reads its manifests from a local directory in the cases beside it.
 
 :func:`write_counts` reads ``apiserver_request_total`` and splits write requests on the
 workload's resources by the ``dry_run`` label (Flux dry-runs every object on every pass).
+
+Why one long module: building, starting, feeding and reading one peer (two controllers, their
+CRDs, git objects and metrics) is one adapter.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ server, on the same port and the same etcd.
 
 Longer than our modules usually are, on purpose: one class owns the lifecycle of three
 processes that share a work directory, and the command lines it builds read those paths.
+
+Why one long module: the command lines, certificates and readiness checks of the three
+servers depend on each other's ports and paths, and are kept together.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@
   commit's directories into plain files.
 
 Every failure is a :class:`GitError` naming the repository and what to do.
+
+Why one long module: it is the only module allowed to import git (an import-linter contract),
+so every git operation csops needs lives here.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ pass did that; ``KeptInUse`` and ``SyncFailed`` with the status that says so.
 
 :func:`compute` only decides; :func:`publish` hands the result to the
 :class:`~csops.syncer.statuswriter.StatusWriter`, which writes a status only when it changed.
+
+Why one long module: it is CSO's status format for two kinds, field by field, computed from
+one pass; the drift record is in :mod:`csops.syncer.driftstatus`.
 """
 
 from __future__ import annotations

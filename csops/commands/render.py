@@ -1,4 +1,8 @@
-"""``csops validate``, ``render``, ``hash`` and ``ls``: the renderer's commands."""
+"""``csops validate``, ``render``, ``hash`` and ``ls``: the renderer's commands.
+
+Why one long module: it holds the options, help texts and output of four commands that share
+them; the work itself is in :mod:`csops.renderer`.
+"""
 
 from __future__ import annotations
 
