@@ -13,11 +13,12 @@ certificates), so the audit log tells their requests apart.
   in-process, fresh inventory), against ``kubectl apply --server-side --force-conflicts -R -f``
   on the same files and against ``csops sync --once`` as a fresh process; the three run side
   by side, their order rotated run by run. Bar: csops faster than kubectl (ratio < 1).
-- ``sync.noop``: a pass over the synced set: wall time and write requests by user csops in
-  the audit log (bar: zero).
+- ``sync.noop``: a pass over the synced set as a one-shot ``sync_once`` (every file parsed),
+  and ``sync.noop-controller`` as the running controller makes it (files kept from its first
+  pass); write requests by user csops in the audit log (bar: zero).
 - ``sync.prune``: half the objects removed from the manifests; the pass that prunes them.
 - ``sync.drift``: the controller runs (watch); one managed ConfigMap is edited by hand; time
-  until it is restored (bar ≤ 2 s).
+  until it is restored (bar ≤ 2 s), and the full passes meanwhile (it is put back alone).
 - ``sync.latency``: the controller runs on a local directory (watchdog); a new revision in
   which 100 objects changed is written (each file replaced atomically); time until all 100
   are visible in the API (bar < 3 s).
