@@ -43,6 +43,9 @@ def exists(kube: Kube, api_version: str, kind: str, ns: str, name: str) -> bool:
 
 
 def make_cluster(kube: Kube, ns: str, name: str, cls: str, class_ns: str) -> dict[str, Any]:
+    """Create a Cluster on ``cls``; while the API server has not yet resolved the parameter
+    kind of the admission policy the sync just applied (its CRD is new), it refuses every
+    Cluster with "failed to configure policy": that answer is waited out."""
     res = kube.resource(CC, "Cluster")
     body = {
         "apiVersion": CC,
@@ -50,7 +53,17 @@ def make_cluster(kube: Kube, ns: str, name: str, cls: str, class_ns: str) -> dic
         "metadata": {"name": name, "namespace": ns},
         "spec": {"topology": {"class": cls, "classNamespace": class_ns, "version": "v1.29.4"}},
     }
-    return kube.create(res, body)
+
+    def create() -> dict[str, Any] | None:
+        try:
+            return kube.create(res, body)
+        except ApiError as exc:
+            if "failed to configure policy" not in str(exc):
+                raise
+            return None
+
+    created: dict[str, Any] = eventually(create, what="the admission policy in force")
+    return created
 
 
 def test_release_in_use_is_kept_until_the_last_cluster_moves(
