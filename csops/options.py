@@ -124,6 +124,15 @@ stage_timeout = click.option(
     help="Longest an addon stage waits for its pre-/post-condition, seconds (0: no limit).",
 )
 
+addon_workers = click.option(
+    "--addon-workers",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Clusters whose addons are reconciled at the same time (the addon controller's "
+    "worker pool); one cluster is never reconciled twice at once.",
+)
+
 upgrade_timeout = click.option(
     "--upgrade-timeout",
     type=float,

@@ -41,6 +41,7 @@ def addon_options(addons: AddonSettings) -> AddonOptions:
         upgrade_timeout=addons.upgrade_timeout,
         stage_timeout=addons.stage_timeout,
         namespace=addons.namespace,
+        workers=addons.workers,
     )
 
 

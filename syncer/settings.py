@@ -53,6 +53,8 @@ class AddonSettings:
     stage_timeout: float = 600.0
     upgrade_timeout: float = 900.0
     hooks: HookSettings | None = None
+    workers: int = 4
+    """Clusters reconciled at the same time (``--addon-workers``)."""
 
 
 @dataclass(frozen=True)

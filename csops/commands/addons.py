@@ -39,6 +39,7 @@ from csops.syncer.kube import Kube
     show_default=True,
     help="Resync of converged clusters (drift correction), seconds.",
 )
+@options.addon_workers
 @options.upgrade_timeout
 @options.stage_timeout
 @options.hook_listen
@@ -62,6 +63,7 @@ def addons(  # noqa: PLR0917 - one parameter per click option
     once: bool,
     namespace: str | None,
     interval: float,
+    addon_workers: int,
     upgrade_timeout: float,
     stage_timeout: float,
     hook_listen: tuple[str, int] | None,
@@ -101,6 +103,7 @@ def addons(  # noqa: PLR0917 - one parameter per click option
         upgrade_timeout=upgrade_timeout,
         stage_timeout=stage_timeout,
         namespace=namespace,
+        workers=addon_workers,
     )
     if once:
         try:

@@ -193,6 +193,7 @@ def repo_of(repo: str | None, deprecated: str | None) -> str:
 @click.option(
     "--addons-namespace", default=None, help="Only Clusters in this namespace get addons."
 )
+@options.addon_workers
 @options.stage_timeout
 @options.upgrade_timeout
 @options.hook_listen
@@ -234,6 +235,7 @@ def sync(  # noqa: PLR0917 - one parameter per click option
     cache_dir: Path | None,
     addons: bool,
     addons_namespace: str | None,
+    addon_workers: int,
     stage_timeout: float,
     upgrade_timeout: float,
     hook_listen: tuple[str, int] | None,
@@ -294,7 +296,9 @@ def sync(  # noqa: PLR0917 - one parameter per click option
         listen=listen,
         webhook=hook,
         addons=(
-            AddonSettings(addons_namespace, stage_timeout, upgrade_timeout, hooks)
+            AddonSettings(
+                addons_namespace, stage_timeout, upgrade_timeout, hooks, workers=addon_workers
+            )
             if addons
             else None
         ),
