@@ -57,7 +57,7 @@ typecheck: $(STAMP)
 flux:
 	$(BIN)/python hack/flux/build.py
 
-bench: $(STAMP) control-plane flux
+bench: $(STAMP) control-plane capi flux
 	$(BIN)/python -m bench
 
 clean:

@@ -19,6 +19,24 @@ QUICK_RESULTS = DEFAULT_RESULTS / "quick"
 DEFAULT_DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 
 
+#: Workload sizes, each ``--flag N`` (``Options.sizes`` key: the flag with ``_`` for ``-``).
+SIZE_FLAGS = (
+    ("--stacks", "render: stacks in the workload (default 50)"),
+    ("--releases", "render: releases per stack (default 3)"),
+    ("--sync-objects", "sync: objects of the first-apply, no-op and drift cases (default 1000)"),
+    ("--sync-prune", "sync: objects pruned (default half of them)"),
+    ("--sync-latency-objects", "sync: objects of the commit-to-converged case (default 100)"),
+    ("--sync-rss-objects", "sync: objects of the peak-RSS case (default 5000)"),
+    ("--flux-units", "sync: units of 4 objects in Flux's shape (default 1000)"),
+    ("--scale-objects", "scale: objects of the scale cases (default 10000)"),
+    (
+        "--fanout-clusters",
+        "fanout: most Clusters (default 50; also a fifth and half of it; quick 4)",
+    ),
+    ("--fanout-planes", "fanout: workload control planes (default 3, quick 1)"),
+)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (``python -m bench --help``)."""
     p = argparse.ArgumentParser(
@@ -40,28 +58,8 @@ def parser() -> argparse.ArgumentParser:
         help="tiny sizes and one run (CI smoke); results go to bench/results/quick/ and "
         "docs are not written unless --docs is given",
     )
-    p.add_argument("--stacks", type=int, help="render: stacks in the workload (default 50)")
-    p.add_argument("--releases", type=int, help="render: releases per stack (default 3)")
-    p.add_argument(
-        "--sync-objects",
-        type=int,
-        help="sync: objects of the first-apply, no-op and drift cases (default 1000)",
-    )
-    p.add_argument("--sync-prune", type=int, help="sync: objects pruned (default half of them)")
-    p.add_argument(
-        "--sync-latency-objects",
-        type=int,
-        help="sync: objects of the commit-to-converged case (default 100)",
-    )
-    p.add_argument(
-        "--sync-rss-objects", type=int, help="sync: objects of the peak-RSS case (default 5000)"
-    )
-    p.add_argument(
-        "--flux-units", type=int, help="sync: units of 4 objects in Flux's shape (default 1000)"
-    )
-    p.add_argument(
-        "--scale-objects", type=int, help="scale: objects of the scale cases (default 10000)"
-    )
+    for flag, help_text in SIZE_FLAGS:
+        p.add_argument(flag, type=int, help=help_text)
     p.add_argument("--results-dir", type=Path, help="where GROUP.json and profiles go")
     p.add_argument("--docs", type=Path, help="Markdown file to update (default docs/benchmarks.md)")
     p.add_argument("--no-docs", action="store_true", help="do not update the Markdown file")
@@ -84,14 +82,8 @@ def options_from(args: argparse.Namespace) -> Options:
     """Options from parsed arguments, with the quick-mode defaults applied."""
     quick = bool(args.quick)
     given = {
-        "stacks": args.stacks,
-        "releases": args.releases,
-        "sync_objects": args.sync_objects,
-        "sync_prune": args.sync_prune,
-        "sync_latency_objects": args.sync_latency_objects,
-        "sync_rss_objects": args.sync_rss_objects,
-        "flux_units": args.flux_units,
-        "scale_objects": args.scale_objects,
+        flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+        for flag, _ in SIZE_FLAGS
     }
     sizes = {k: v for k, v in given.items() if v}
     docs: Path | None = args.docs or (None if quick else DEFAULT_DOCS)

@@ -28,6 +28,7 @@ CASE_MODULES = (
     "bench.peer_cases",
     "bench.scale_cases",
     "bench.startup_cases",
+    "bench.fanout_cases",
 )
 
 
