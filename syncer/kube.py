@@ -31,6 +31,11 @@ STATUS_FIELD_MANAGER = "csops-status"
 REQUEST_TIMEOUT = 30.0
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 RETRIES = 8
+#: The client's kubeconfig loader keeps one process-wide cache of the temporary files it writes
+#: certificates and keys to, and names a file there before writing it: a second thread loading
+#: the same certificate at that moment gets an empty file (``NO_CERTIFICATE_OR_CRL_FOUND`` on
+#: its first request). Loads run one at a time; they are rare and take milliseconds.
+_LOAD_LOCK = threading.Lock()
 
 
 _KUBECONFIG_ERRORS: tuple[type[Exception], ...] = (
@@ -91,17 +96,8 @@ class Kube:
             f", context {context!r}" if context else ""
         )
         try:
-            if kubeconfig is None and context is None:
-                try:
-                    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-                except config.ConfigException:
-                    config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            else:
-                config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=str(kubeconfig) if kubeconfig else None,
-                    context=context,
-                    client_configuration=configuration,
-                )
+            with _LOAD_LOCK:
+                _load(configuration, kubeconfig, context)
         except errors as exc:
             # the client's loader fails on malformed documents with whatever its code hits
             reason = (
@@ -423,3 +419,20 @@ class Kube:
     def identity(self, obj: dict[str, Any]) -> ObjectId:
         """The :class:`ObjectId` of a live or desired object (group from its apiVersion)."""
         return ObjectId.of(obj)
+
+
+def _load(configuration: Any, kubeconfig: Path | None, context: str | None) -> None:
+    """Fill ``configuration`` from ``kubeconfig`` (default: in-cluster, then the default file)."""
+    from kubernetes import config
+
+    if kubeconfig is None and context is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig) if kubeconfig else None,
+            context=context,
+            client_configuration=configuration,
+        )

@@ -288,3 +288,38 @@ def test_scale_cases_report_each_figure_against_its_bar(tmp_path: Path) -> None:
         assert figures[key]["bar"], key
         assert isinstance(figures[key]["met"], bool), key
     assert figures["scale.noop"]["detail"]["objects"] == 60
+
+
+@pytest.mark.timeout(600)
+def test_fanout_case_brings_every_cluster_ready_and_reports_its_growth(tmp_path: Path) -> None:
+    """One fan-out case at quick size: 0, 2 and 4 Clusters (on real Cluster API) over one
+    workload plane, 4 workers; the case itself fails unless every ClusterAddon is Ready."""
+    results = tmp_path / "results"
+    done = _bench(
+        "--quick",
+        "--cases",
+        "fanout.workers-4",
+        "--results-dir",
+        str(results),
+        "--no-docs",
+        timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    data = json.loads((results / "fanout.json").read_text())
+    assert data["errors"] == []
+    figures = {f["key"]: f for f in data["figures"]}
+    sizes = (0, 2, 4)
+    assert set(figures) == {
+        *(f"fanout.w4-c{n}" for n in sizes),
+        *(f"fanout.w4-c{n}-mem" for n in sizes),
+        "fanout.w4-per-cluster-c2",
+        "fanout.w4-per-cluster-c4",
+        "fanout.w4-growth",
+    }
+    for n in sizes:
+        assert figures[f"fanout.w4-c{n}"]["detail"]["clusters"] == n
+        assert figures[f"fanout.w4-c{n}"]["detail"]["workers"] == 4
+        assert figures[f"fanout.w4-c{n}-mem"]["median"] > 0
+    growth = figures["fanout.w4-growth"]
+    assert growth["bar"] and isinstance(growth["met"], bool)
+    assert "4 paused Clusters" in data["workload"]
