@@ -58,7 +58,7 @@ def test_a_certificate_file_is_written_before_another_thread_gets_it(
             writes.append(name)
             first_writing.set()
             second_loaded.wait(HOLD_S)
-        return open(name, mode, *args, **kwargs)  # noqa: SIM115 - the loader closes it
+        return Path(name).open(mode, *args, **kwargs)
 
     monkeypatch.setattr(kube_config, "open", held_open, raising=False)
     seen: dict[str, bytes] = {}
