@@ -283,13 +283,17 @@ def inclusive_table(profile: dict[str, Any], limit: int = 12) -> str:
     return "\n".join(rows)
 
 
+#: Section titles that are not the group's name capitalised.
+TITLES = {"fanout": "Addon fan-out"}
+
+
 def section(res: GroupResult) -> str:
     """One group's section of docs/benchmarks.md, markers included."""
     group, options = res.group, res.options
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"<!-- bench:{group}:start -->",
-        f"## {group.capitalize()}",
+        f"## {TITLES.get(group, group.capitalize())}",
         "",
         f"Measured {when} by `python -m bench --cases {group}"
         f"{' --quick' if options.quick else ''}`: {res.shape}; "
