@@ -346,7 +346,7 @@ def _update(directory: Path, files: dict[str, bytes], unchanged: dict[str, bytes
     removes = sorted(rel for rel in unchanged if rel not in files)
     if not writes and not removes:
         return
-    for rel in writes:
+    for rel in (*writes, *removes):
         confine.relative(rel, f"{directory}/{rel}")
     _apply(directory, _stage(directory, files, writes, removes))
 

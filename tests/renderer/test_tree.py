@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from csops.confine import OutsideError
 from csops.renderer import render_repo, tree
 from csops.renderer.errors import TreeError
 from csops.renderer.tree import compare, read_tree, write_tree
@@ -149,3 +150,13 @@ def test_a_path_that_is_a_file_and_a_directory_is_refused(tmp_path: Path) -> Non
     with pytest.raises(TreeError, match="both a file and a directory"):
         write_tree(tmp_path / "rendered", {"a": b"1", "a/b": b"2"})
     assert not (tmp_path / "rendered").exists()
+
+
+def test_an_update_removes_nothing_outside_the_tree(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, {"a.yaml": b"1"})
+    (tmp_path / "victim.yaml").write_bytes(b"keep")
+    with pytest.raises(OutsideError):
+        write_tree(out, {"a.yaml": b"2"}, {"a.yaml": b"1", "../victim.yaml": b"keep"})
+    assert (tmp_path / "victim.yaml").read_bytes() == b"keep"
+    assert read_tree(out) == {"a.yaml": b"1"}
