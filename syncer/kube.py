@@ -4,8 +4,8 @@ Raw REST on the client's transport: discovery per group/version (cached, refresh
 server-side apply with field manager ``csops`` and forced ownership, get/list/delete/watch,
 status patches and Events. Objects are plain dicts; nothing here knows about releases.
 
-Why one long module: it is the product's only module allowed to import the ``kubernetes`` client (an
-import-linter contract), so every kind of request csops makes lives here.
+Why one long module: it is the product's only module allowed to import the ``kubernetes``
+client (an import-linter contract), so every kind of request csops makes lives here.
 """
 
 from __future__ import annotations
