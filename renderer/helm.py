@@ -3,6 +3,10 @@
 Everything that touches ``helm_python`` lives here. Charts are rendered offline with an
 explicit release name, namespace and Kubernetes version; archives are normalised so that
 packaging the same files twice gives the same bytes.
+
+Why one long module: it is the only module allowed to import ``helm_python`` (an
+import-linter contract), so every use of the Helm engine (load, render, package, values) lives
+here.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Order of work: read the existing tree and its lock, refuse if a release bundle w
 decide each source's version against the ledger, build bundles for new releases (and check
 their addons render), render each ClusterStack's releases into its namespace (reusing what an
 unchanged release produced before), assemble one object per file, and compare with what is
-on disk. Nothing is written here; :func:`write` swaps the tree in atomically.
+on disk. Nothing is written here; :func:`write` writes the tree all or nothing
+(:mod:`csops.renderer.tree`).
 
 Longer than our modules usually are, on purpose: it is the one place that orders the steps of a
 render and threads the problems and warnings through them. The steps themselves live in their
