@@ -307,7 +307,8 @@ class Engine:
         """Delete objects, later stages first; ``lives`` as read before (read here if absent).
 
         Objects already gone are left out; each delete carries the uid it was read with, so an
-        object re-created since is never removed by mistake.
+        object re-created since is never removed by mistake. A deleted entry's ``live`` is the
+        server's answer: the object as the delete left it (see :func:`still_there`).
         """
         wanted = set(ids)
         known = dict(lives) if lives is not None else self.read(wanted)
@@ -328,13 +329,22 @@ class Engine:
         self.before_write(f"deleting {oid}")
         try:
             resource = self._locate(oid, api_version)
-            self.kube.delete(resource, oid.namespace or None, oid.name, uid=uid)
+            answer = self.kube.delete(resource, oid.namespace or None, oid.name, uid=uid)
         except ApiError as exc:
             return Change(oid, Action.FAILED, live, str(exc), api_version)
-        return Change(oid, Action.DELETED, live, None, api_version)
+        return Change(oid, Action.DELETED, answer, None, api_version)
 
     def _workers(self, count: int) -> int:
         return max(1, min(self.options.concurrency, count))
+
+
+def still_there(answer: Live | None) -> bool:
+    """Whether a delete's answer shows the object still there: marked for deletion, held by
+    finalizers or a grace period. An object deleted at once comes back as it was (no
+    deletion mark) or as a ``Status``."""
+    if answer is None or answer.get("kind") == "Status":
+        return False
+    return bool((answer.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _av(obj: Live) -> str:

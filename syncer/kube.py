@@ -358,8 +358,9 @@ class Kube:
 
     def delete(
         self, resource: Resource, namespace: str | None, name: str, *, uid: str | None = None
-    ) -> bool:
-        """Delete (background propagation, guarded by ``uid``); False when already gone."""
+    ) -> dict[str, Any] | None:
+        """Delete (background propagation, guarded by ``uid``); the server's answer (the
+        object as the delete left it, or a ``Status``), None when it was already gone."""
         body: dict[str, Any] = {
             "kind": "DeleteOptions",
             "apiVersion": "v1",
@@ -368,10 +369,12 @@ class Kube:
         if uid:
             body["preconditions"] = {"uid": uid}
         try:
-            self._request("DELETE", self._path(resource, namespace, name), body=body)
+            answer: dict[str, Any] = self._request(
+                "DELETE", self._path(resource, namespace, name), body=body
+            )
         except NotFoundError:
-            return False
-        return True
+            return None
+        return answer
 
     def watch(
         self,

@@ -24,7 +24,7 @@ from csops.renderer import RELEASES_ANNOTATION
 from csops.syncer import desired, health, nodeimages, stackstatus
 from csops.syncer.changeset import Action, Change, ChangeSet
 from csops.syncer.clock import SYSTEM, Clock, timestamp
-from csops.syncer.engine import Engine, EngineOptions
+from csops.syncer.engine import Engine, EngineOptions, still_there
 from csops.syncer.errors import NotFoundError
 from csops.syncer.inventory import PART_OF_LABEL, Inventory, InventoryStore
 from csops.syncer.kube import Kube
@@ -287,18 +287,21 @@ class Reconciler:
         )
         if result.prune.blocked:
             return set()
+        held: dict[ObjectId, str] = {}  # deleted, but finalizers or a grace period hold them
         for change in self.engine.delete(result.prune.delete, lives).entries:
             if change.action == Action.DELETED:
                 result.pruned.append(change.id)
+                if still_there(change.live):
+                    held[change.id] = change_version(lives[change.id])
                 annotations = ((lives.get(change.id) or {}).get("metadata") or {}).get(
                     "annotations"
                 ) or {}
                 result.pruned_releases[change.id] = annotations.get(RELEASES_ANNOTATION, "")
             else:
                 result.prune_errors[change.id] = change.error or "delete failed"
-        deleted = {oid: change_version(lives[oid]) for oid in result.pruned}
-        remaining = self.engine.read(deleted, deleted)  # finalizers may hold them a while
-        confirmed = {oid for oid, live in remaining.items() if live is None}
+        remaining = self.engine.read(held, held)  # gone since the delete answered?
+        confirmed = {oid for oid in result.pruned if oid not in held}
+        confirmed |= {oid for oid, live in remaining.items() if live is None}
         return result.prune.released | confirmed
 
     def _write_status(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from csops.renderer import PRUNE_ANNOTATION, RELEASES_ANNOTATION
+from csops.syncer.engine import still_there
 from csops.syncer.inventory import PART_OF_LABEL
 from csops.syncer.objects import ObjectId
 from csops.syncer.ordering import CLASSES, FOUNDATION, REST, STAGE_NAMES, is_crd, stage_of, staged
@@ -357,3 +358,11 @@ def test_staged_keeps_order_and_empty_stages() -> None:
 def test_is_crd() -> None:
     assert is_crd(ObjectId("apiextensions.k8s.io", "CustomResourceDefinition", "", "x"))
     assert not is_crd(ObjectId("example.com", "CustomResourceDefinition", "", "x"))
+
+
+def test_a_delete_answer_tells_whether_the_object_is_still_there() -> None:
+    marked = {"name": "a", "deletionTimestamp": "2026-12-02T00:00:00Z", "finalizers": ["x"]}
+    assert not still_there(None)  # it was gone before
+    assert not still_there({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+    assert not still_there({"kind": "ConfigMap", "metadata": {"name": "a"}})  # deleted at once
+    assert still_there({"kind": "ConfigMap", "metadata": marked})
