@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from bench import sync_cases as sc
 from bench import sync_workloads as sw
-from bench.registry import Context, Figure, Stats, case, sample, timed
+from bench.registry import Context, Figure, Stats, case, sample
 from csops.syncer.controller import sync_once
 from csops.syncer.reconcile import SyncResult
 
@@ -89,12 +89,7 @@ def noop(ctx: Context) -> list[Figure]:
 
     def measured(run: Callable[[], SyncResult]) -> Callable[[], float]:
         def once() -> float:
-            results: list[SyncResult] = []
-            with e.plane.audit.window() as w:
-                seconds = timed(lambda: results.append(run()))
-            result = sc._ok(results[0], "scale no-op")
-            if result.changed or result.pruned:
-                raise AssertionError(f"no-op pass did work: {result.summary()}")
+            seconds, w = sc.noop_pass(e, run, "scale no-op")
             writes.append(float(len(w.writes(user="csops"))))
             return seconds
 

@@ -45,6 +45,7 @@ from typing import Any
 
 from bench import sync_workloads as sw
 from bench.registry import Context, Figure, Stats, case, sample, timed
+from csops.controlplane import AuditWindow
 from csops.controlplane.server import ControlPlane, api_client_from, close_api_client
 from csops.syncer.application import Application
 from csops.syncer.controller import Controller, open_settings_source, sync_once
@@ -197,6 +198,17 @@ def controller_pass(ctx: Context, config: Settings) -> Callable[[], SyncResult]:
     store = InventoryStore(kube, config.name, config.inventory_namespace)
     reconciler = Reconciler(kube, store, config.options, keep_parsed=True)
     return lambda: reconciler.sync(source.fetch())
+
+
+def noop_pass(e: Env, run: Callable[[], SyncResult], what: str) -> tuple[float, AuditWindow]:
+    """Time one pass that must change nothing; the audit window of its requests."""
+    results: list[SyncResult] = []
+    with e.plane.audit.window() as w:
+        seconds = timed(lambda: results.append(run()))
+    result = _ok(results[0], what)
+    if result.changed or result.pruned:
+        raise AssertionError(f"{what} did work: {result.summary()}")
+    return seconds, w
 
 
 def _ok(result: SyncResult, what: str) -> SyncResult:
@@ -535,18 +547,12 @@ def noop(ctx: Context) -> list[Figure]:
     ms = e.new_set("noop", sw.plan_objects, n)
     config = e.config(ms)
     _ok(sync_once(config), "no-op set-up")
-    audit = e.plane.audit
     writes: list[list[str]] = []
     verbs: list[dict[str, int]] = []
 
     def measured(run: Callable[[], SyncResult]) -> Callable[[], float]:
         def once() -> float:
-            results: list[SyncResult] = []
-            with audit.window() as w:
-                seconds = timed(lambda: results.append(run()))
-            result = _ok(results[0], "no-op pass")
-            if result.changed or result.pruned:
-                raise AssertionError(f"no-op pass did work: {result.summary()}")
+            seconds, w = noop_pass(e, run, "no-op pass")
             writes.append(
                 [f"{x.verb} {x.resource} {x.namespace}/{x.name}" for x in w.writes(user="csops")]
             )
