@@ -39,14 +39,16 @@ from typing import Any
 from bench import sync_cases as sc
 from bench.registry import Context, Figure, Stats, case, sample
 from csops.controlplane.clusterapi import ClusterApi
+from csops.controlplane.clusters import Clusters, remove_owned
 from csops.controlplane.crds import install_crds, load_crds
 from csops.controlplane.server import ControlPlane, close_api_client
 from csops.syncer.kube import Kube
-from tests.addons.conftest import ADDON_CRD, CLEAN_KINDS, OWNED, STACKS, Clusters
 
 GROUP = "fanout"
-RELEASES = STACKS / "rendered" / "releases"
-MANIFESTS = STACKS / "rendered" / "manifests"
+RENDERED = Path(__file__).resolve().parent.parent / "stacks" / "rendered"
+RELEASES = RENDERED / "releases"
+MANIFESTS = RENDERED / "manifests"
+ADDON_CRD = MANIFESTS / "crds" / "clusteraddons.clusterstack.x-k8s.io.yaml"
 CLASSES = (("docker-alder-1-29-v1", "v1.29.4"), ("openstack-birch-1-31-v1", "v1.31.6"))
 ADDON = ("clusterstack.x-k8s.io/v1alpha1", "ClusterAddon")
 WORKERS = (1, 4, 16)
@@ -87,11 +89,7 @@ class FanoutEnv:
         for item in self.admin.list(resource, namespace=namespace).items:
             self.admin.delete(resource, namespace, item["metadata"]["name"])
         for kube in self.workloads:
-            for api_version, kind in CLEAN_KINDS:
-                kind_resource = kube.resource(api_version, kind)
-                for item in kube.list(kind_resource, label_selector=OWNED).items:
-                    meta = item["metadata"]
-                    kube.delete(kind_resource, meta.get("namespace"), meta["name"])
+            remove_owned(kube)
 
     def ready(self, namespace: str) -> int:
         """How many ClusterAddons of ``namespace`` say Ready."""

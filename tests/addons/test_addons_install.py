@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from csops.controlplane.clusters import Clusters
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.kube import Kube
-from tests.addons.conftest import Clusters, condition, ready
+from tests.addons.conftest import condition, ready
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from csops.controlplane import ControlPlane
+from csops.controlplane.clusters import OWNED, Clusters
 from csops.controlplane.ports import free_port
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.kube import Kube
-from tests.addons.conftest import OWNED, Clusters, condition, fast_options, ready
+from tests.addons.conftest import condition, fast_options, ready
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from csops.controlplane.clusters import Clusters
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.kube import Kube
-from tests.addons.conftest import Clusters, condition, fast_options, ready
+from tests.addons.conftest import condition, fast_options, ready
 
 pytestmark = pytest.mark.integration
 

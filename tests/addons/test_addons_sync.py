@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from csops.controlplane import ControlPlane
+from csops.controlplane.clusters import Clusters
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.addons.sidecar import AddonSidecar
 from csops.syncer.controller import Controller
@@ -26,7 +27,7 @@ from csops.syncer.kube import Kube
 from csops.syncer.leader import LeaderElector
 from csops.syncer.settings import Settings
 from csops.syncer.source import open_source
-from tests.addons.conftest import Clusters, condition, fast_options, ready
+from tests.addons.conftest import condition, fast_options, ready
 from tests.polling import eventually
 from tests.syncer.conftest import git, rendered_stacks
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from csops.controlplane.clusters import Clusters
 from csops.syncer.addons.controller import AddonController
 from csops.syncer.addons.hooks import HOOKS_API, HookHandler, HookServer, extension_config
 from csops.syncer.kube import Kube
 from tests.addons.conftest import (
-    Clusters,
     condition,
     fast_options,
     ready,

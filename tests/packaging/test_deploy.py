@@ -22,10 +22,11 @@ import yaml
 
 from csops.controlplane import ControlPlane
 from csops.controlplane.audit import AuditLog
+from csops.controlplane.clusters import Clusters
 from csops.controlplane.kubeconfig import kubeconfig_document, write_kubeconfig
 from csops.controlplane.ports import free_port
 from csops.renderer import render_repo, write
-from tests.addons.conftest import Clusters, ready
+from tests.addons.conftest import ready
 from tests.examples import rehome_stacks
 from tests.packaging.conftest import KUBECTL, REPO_ROOT, granted, kustomize, ok, run
 from tests.polling import eventually
