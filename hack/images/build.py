@@ -42,8 +42,10 @@ sys.path.insert(0, str(HERE.parent))
 
 import gobuild  # noqa: E402 - hack/ is put on the path just above
 
-PACKAGES = ("podman", "runc", "mmdebstrap", "catatonit", "netavark", "aardvark-dns")
-COMMANDS = ("podman", "runc", "mmdebstrap", "catatonit", "netavark")
+PACKAGES = ("podman", "runc", "mmdebstrap", "catatonit", "netavark", "aardvark-dns", "iptables")
+COMMANDS = ("podman", "runc", "mmdebstrap", "catatonit", "netavark", "iptables")
+"""netavark sets up a container's network with the iptables command: without it every
+``RUN`` step and container start fails with "netavark: No such file or directory"."""
 BASE_TAG = "docker.io/library/python:3.11-slim"
 BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "python-is-python3", "ca-certificates")
 SUITE = "bookworm"
