@@ -22,11 +22,13 @@ from urllib.parse import urlencode
 import urllib3
 import yaml
 
+from csops.syncer import apiconnections
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.errors import ApiError, NotFoundError, UnreachableError
 from csops.syncer.objects import ObjectId, Resource
 
 FIELD_MANAGER = "csops"
+USER_AGENT = "csops-syncer"
 STATUS_FIELD_MANAGER = "csops-status"
 REQUEST_TIMEOUT = 30.0
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -70,6 +72,11 @@ class Kube:
         self, api_client: Any, *, field_manager: str = FIELD_MANAGER, clock: Clock = SYSTEM
     ) -> None:
         self._api = api_client
+        settings = apiconnections.settings_from(api_client.configuration)
+        agent = str(getattr(api_client, "user_agent", "") or "csops-syncer")
+        self._connections = (
+            apiconnections.Connections(settings, agent) if settings is not None else None
+        )
         self.field_manager = field_manager
         self.clock = clock
         self._lock = threading.Lock()
@@ -108,10 +115,12 @@ class Kube:
             raise ApiError(f"cannot load {where}: {reason}") from exc
         configuration.retries = False
         api = client.ApiClient(configuration)
-        api.user_agent = "csops-syncer"
+        api.user_agent = USER_AGENT
         return cls(api, field_manager=field_manager, clock=clock)
 
     def close(self) -> None:
+        if self._connections is not None:
+            self._connections.close()
         self._api.close()
 
     # ------------------------------------------------------------------ transport
@@ -144,6 +153,15 @@ class Kube:
         if query:
             path = f"{path}?{urlencode(query)}"
         headers = {"Accept": accept, "Content-Type": content_type}
+        if self._connections is not None and not stream:
+            payload = apiconnections.encode(body) if body is not None else None
+            try:
+                answer = self._connections.request(
+                    method, path, body=payload, headers=headers, timeout=timeout
+                )
+            except apiconnections.ConnectionFailed as exc:
+                raise UnreachableError(f"{method} {path}: API server unreachable: {exc}") from exc
+            return _decoded(method, path, answer.status, answer.reason, answer.data)
         _, url, headers, body, _ = self._api.param_serialize(
             method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
@@ -155,15 +173,7 @@ class Kube:
             raise UnreachableError(f"{method} {path}: API server unreachable: {exc}") from exc
         if stream and response.status < 300:
             return response.response
-        data = response.read()
-        if response.status >= 300:
-            message = data.decode("utf-8", "replace") if data else response.reason
-            with contextlib.suppress(ValueError, AttributeError):
-                message = json.loads(message).get("message", message)
-            if response.status == 404:
-                raise NotFoundError(f"{method} {path}: {message}", status=404)
-            raise ApiError(f"{message}", status=response.status)
-        return json.loads(data) if data else {}
+        return _decoded(method, path, response.status, response.reason, response.read())
 
     # ------------------------------------------------------------------ discovery
     def _group_version(self, group_version: str) -> dict[str, Resource]:
@@ -422,6 +432,18 @@ class Kube:
     def identity(self, obj: dict[str, Any]) -> ObjectId:
         """The :class:`ObjectId` of a live or desired object (group from its apiVersion)."""
         return ObjectId.of(obj)
+
+
+def _decoded(method: str, path: str, status: int, reason: str, data: bytes) -> Any:
+    """An answer's JSON; an :class:`ApiError` with the server's message for a failure."""
+    if status >= 300:
+        message = data.decode("utf-8", "replace") if data else reason
+        with contextlib.suppress(ValueError, AttributeError):
+            message = json.loads(message).get("message", message)
+        if status == 404:
+            raise NotFoundError(f"{method} {path}: {message}", status=404)
+        raise ApiError(f"{message}", status=status)
+    return json.loads(data) if data else {}
 
 
 def _load(configuration: Any, kubeconfig: Path | None, context: str | None) -> None:
