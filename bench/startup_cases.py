@@ -75,7 +75,7 @@ def _slowest_imports(args: list[str], limit: int = 5) -> list[dict[str, object]]
         match = _IMPORTTIME.match(line)
         if match and not match.group(2):  # a top-level import, not one nested in another
             rows.append({"module": match.group(3), "ms": int(match.group(1)) / 1000})
-    rows.sort(key=lambda r: -float(r["ms"]))  # type: ignore[arg-type]
+    rows.sort(key=lambda r: -float(r["ms"]))
     return rows[:limit]
 
 

@@ -25,12 +25,20 @@ import yaml
 
 MAX_ALIAS_EXPANSION = 100_000
 """How many nodes aliases may add to a document when expanded."""
+RESOLVED_KEEP = 4096
+"""How many scalars' resolved tags are remembered (then forgotten all at once)."""
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+
+
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+"""The tag each scalar resolved to, shared by every loader: keys such as ``apiVersion``,
+``name`` or ``true`` repeat across documents and files, and the parser asks for the tag of
+each one (a Python call trying regular expressions)."""
 
 
 class DuplicateKeyError(yaml.MarkedYAMLError):
@@ -87,6 +95,31 @@ class Loader(_Base):  # type: ignore[valid-type,misc]
     may_alias = True
     """Whether the text can hold an alias at all (``*`` and ``&`` both in it); a document
     without one cannot expand, and its nodes are not counted."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """A scalar's tag, remembered; other nodes' as PyYAML resolves them.
+
+        The tag of a scalar depends only on its text and how it was written: the safe
+        loader has no path resolvers (the parser's descend and ascend steps are no-ops).
+        """
+        if kind is not yaml.ScalarNode:
+            tag: str = super().resolve(kind, value, implicit)
+            return tag
+        key = (value, implicit)
+        known = _RESOLVED.get(key)
+        if known is not None:
+            return known
+        tag = super().resolve(kind, value, implicit)
+        if len(_RESOLVED) >= RESOLVED_KEEP:
+            _RESOLVED.clear()
+        _RESOLVED[key] = tag
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """Nothing to track: the safe loader has no path resolvers."""
+
+    def ascend_resolver(self) -> None:
+        """Nothing to track: the safe loader has no path resolvers."""
 
     def construct_document(self, node: yaml.Node) -> Any:
         """Refuse an alias bomb before anything of the document is built."""

@@ -96,3 +96,20 @@ def test_a_nested_key_written_twice_is_refused_naming_the_first(text: str, line:
 def test_merge_keys_and_other_keys_without_anchors_load_as_pyyaml_loads_them() -> None:
     for text in ("m:\n  <<: {x: 1, y: 2}\n  y: 3\n", "2: a\ntrue: b\n~: c\n", "d: !!set {a, b}\n"):
         assert yamldoc.load(text) == yaml.safe_load(text)
+
+
+def test_remembered_tags_depend_on_how_a_scalar_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain ``1`` is an int and a quoted one a string, however often each was seen, and
+    forgetting (the memory full) changes no value."""
+    monkeypatch.setattr(yamldoc, "RESOLVED_KEEP", 3)
+    text = "a: 1\nb: '1'\nc: true\nd: 'true'\ne: 2026-12-02\nf: null\n"
+    for _ in range(3):
+        assert yamldoc.load(text) == yaml.safe_load(text)
+    assert len(yamldoc._RESOLVED) <= 3
+
+
+def test_the_loader_has_no_path_resolvers() -> None:
+    """Tags are remembered by text alone, which holds only without path resolvers."""
+    assert not yamldoc.Loader.yaml_path_resolvers
