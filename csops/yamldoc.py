@@ -27,6 +27,9 @@ MAX_ALIAS_EXPANSION = 100_000
 """How many nodes aliases may add to a document when expanded."""
 RESOLVED_KEEP = 4096
 """How many scalars' resolved tags are remembered (then forgotten all at once)."""
+RESOLVED_LONGEST = 64
+"""Only plain scalars this short are remembered: keys and small values repeat, long texts
+do not, and the memory stays small."""
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
@@ -97,12 +100,12 @@ class Loader(_Base):  # type: ignore[valid-type,misc]
     without one cannot expand, and its nodes are not counted."""
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
-        """A scalar's tag, remembered; other nodes' as PyYAML resolves them.
+        """A short plain scalar's tag, remembered; other nodes' as PyYAML resolves them.
 
         The tag of a scalar depends only on its text and how it was written: the safe
         loader has no path resolvers (the parser's descend and ascend steps are no-ops).
         """
-        if kind is not yaml.ScalarNode:
+        if kind is not yaml.ScalarNode or not implicit[0] or len(value) > RESOLVED_LONGEST:
             tag: str = super().resolve(kind, value, implicit)
             return tag
         key = (value, implicit)

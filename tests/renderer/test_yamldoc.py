@@ -110,6 +110,14 @@ def test_remembered_tags_depend_on_how_a_scalar_is_written(
     assert len(yamldoc._RESOLVED) <= 3
 
 
+def test_long_and_quoted_scalars_are_not_remembered() -> None:
+    long = "x" * (yamldoc.RESOLVED_LONGEST + 1)
+    assert yamldoc.load(f"k: {long}\nq: 'short quoted'\n") == {"k": long, "q": "short quoted"}
+    remembered = {value for value, _ in yamldoc._RESOLVED}
+    assert long not in remembered and "short quoted" not in remembered
+    assert "k" in remembered
+
+
 def test_the_loader_has_no_path_resolvers() -> None:
     """Tags are remembered by text alone, which holds only without path resolvers."""
     assert not yamldoc.Loader.yaml_path_resolvers
