@@ -113,7 +113,6 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)
-        assert self._tls is not None
         self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_hostname)
 
 
@@ -145,7 +144,9 @@ class Connections:
         all_headers = {"User-Agent": self.user_agent, **headers, **self.settings.credentials()}
         target = self.settings.base_path + path
         for attempt in range(2):
-            connection, reused = self._take(timeout) if attempt == 0 else self._fresh(timeout)
+            connection, reused = (
+                self._take(timeout) if attempt == 0 else (self._connect(timeout), False)
+            )
             try:
                 answer = self._exchange(connection, method, target, body, all_headers)
             except (OSError, http.client.HTTPException) as exc:
@@ -156,9 +157,6 @@ class Connections:
             self._give(connection)
             return answer
         raise AssertionError("the second attempt returns or raises")
-
-    def _fresh(self, timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
-        return self._connect(timeout), False
 
     @staticmethod
     def _exchange(
