@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csops.renderer import documents, kubenames
 from csops.renderer.errors import Problem, ProblemList
-from csops.renderer.helm import RenderedFile
+
+if TYPE_CHECKING:
+    from csops.renderer.helm import RenderedFile
 
 RELEASES_ANNOTATION = "csops.io/releases"
 PRUNE_ANNOTATION = "csops.io/prune"

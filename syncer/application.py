@@ -14,13 +14,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from csops.syncer import logs, webhook
-from csops.syncer.addons import clusteraddon
-from csops.syncer.addons.controller import AddonController
-from csops.syncer.addons.hooks import HookHandler, HookServer
 from csops.syncer.addons.options import AddonOptions, Result
-from csops.syncer.addons.sidecar import AddonSidecar
 from csops.syncer.clock import SYSTEM, Clock
 from csops.syncer.controller import Controller, open_settings_source, pass_fields, sync_once
 from csops.syncer.endpoints import HOOK_PATH, Endpoints, hook_route
@@ -33,6 +30,10 @@ from csops.syncer.reconcile import SyncResult
 from csops.syncer.settings import AddonSettings, Settings
 from csops.syncer.source import LocalSource, Revision
 from csops.syncer.watcher import PathWatcher
+
+if TYPE_CHECKING:
+    from csops.syncer.addons.hooks import HookServer
+    from csops.syncer.addons.sidecar import AddonSidecar
 
 
 def addon_options(addons: AddonSettings) -> AddonOptions:
@@ -72,6 +73,8 @@ def addons_once(
     kube: Kube, releases: Path, options: AddonOptions, revision: str | None
 ) -> dict[str, Result]:
     """One addon pass over all Clusters with ``releases``, logged cluster by cluster."""
+    from csops.syncer.addons.controller import AddonController  # Helm and CEL: when used
+
     log = logs.get()
     controller = AddonController(kube, releases, options, revision=revision)
     try:
@@ -196,6 +199,11 @@ class Application:
         )
 
     def _addons(self, addons: AddonSettings, loop: Controller) -> AddonSidecar:
+        from csops.syncer.addons import clusteraddon
+        from csops.syncer.addons.controller import AddonController
+        from csops.syncer.addons.hooks import HookHandler, HookServer
+        from csops.syncer.addons.sidecar import AddonSidecar
+
         options = addon_options(addons)
         controller = AddonController(self._connect(), None, options, clock=self.clock)
         handler = None

@@ -45,10 +45,19 @@ def test_start_up_imports_no_heavy_library(flag: str) -> None:
 
 
 def test_a_command_loads_its_libraries_when_it_runs() -> None:
-    """The probe sees heavy imports: ``csops sync --help`` loads the sync command's modules."""
-    _, report = _start("sync", "--help")
+    """The probe sees heavy imports: ``csops addons --help`` loads the addon controller's."""
+    _, report = _start("addons", "--help")
     assert report["code"] == 0
     assert {"helm_python", "celpy"} <= set(report["modules"])  # type: ignore[arg-type]
+
+
+def test_sync_starts_without_helm_or_cel() -> None:
+    """``csops sync`` loads Helm and CEL only when it runs the addon controller: a sync
+    without addons (``--once`` in CI) does not pay for them at start-up."""
+    _, report = _start("sync", "--help")
+    assert report["code"] == 0
+    loaded = set(report["modules"]) & {"helm_python", "celpy", "jsonschema"}  # type: ignore[arg-type]
+    assert not loaded, f"csops sync imported {sorted(loaded)}"
 
 
 @pytest.mark.parametrize("name", sorted(cli.COMMANDS))
