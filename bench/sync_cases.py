@@ -25,8 +25,6 @@ certificates), so the audit log tells their requests apart.
   are visible in the API (bar < 3 s).
 - ``sync.rss``: ``csops sync --once`` as a child process on 5,000 objects: its peak RSS
   (``wait4`` rusage) and wall time (bar < 250 MiB).
-- ``sync.flux``: Flux's published shape, 1,000 units x 4 objects, first sync as a child
-  process: wall time and peak RSS beside Flux's 4 min 13 s and 223 MiB.
 """
 
 from __future__ import annotations
@@ -67,8 +65,6 @@ KUBECTL_FIRST_APPLY_BAR = 0.5
 """DESIGN §8: csops's first apply of 1,000 objects in at most half kubectl's time."""
 LATENCY_BAR_S = 3.0
 RSS_BAR_MIB = 250.0
-FLUX_SECONDS = 4 * 60 + 13
-FLUX_MIB = 223.0
 POLL_S = 0.02
 CONVERGE_TIMEOUT_S = 60.0
 THROTTLE = re.compile(r"Waited for ([0-9.]+)(µs|us|ms|s) due to client-side throttling")
@@ -807,37 +803,3 @@ def peak_rss(ctx: Context) -> list[Figure]:
         detail=shape,
     )
     return [rss_fig, wall_fig]
-
-
-@case(GROUP, "flux", "Flux's published shape: 1,000 units × 4 objects")
-def flux_shape(ctx: Context) -> list[Figure]:
-    """First sync of units x (ConfigMap, Secret, Service, ServiceAccount) by the CLI."""
-    units = _flux_units(ctx)
-    wall, rss, shape = _child_case(ctx, "flux", sw.plan_units, units)
-    detail = {
-        **shape,
-        "units": units,
-        "flux_published": {"seconds": FLUX_SECONDS, "rss_mib": FLUX_MIB},
-        "ratio_time_over_flux": wall.median / FLUX_SECONDS,
-    }
-    return [
-        Figure(
-            f"{GROUP}.flux",
-            f"Flux's shape: {units:,} units × 4 objects, first sync by `csops sync --once` "
-            "(Flux published: 4 min 13 s)",
-            "s",
-            wall,
-            bar="< 4 min 13 s (Flux, its machine)",
-            met=wall.median < FLUX_SECONDS,
-            detail=detail,
-        ),
-        Figure(
-            f"{GROUP}.flux-mem",
-            f"Flux's shape: peak RSS of that sync (Flux published: {FLUX_MIB:.0f} MiB)",
-            "MiB",
-            rss,
-            bar=f"< {FLUX_MIB:.0f} MiB (Flux)",
-            met=rss.max < FLUX_MIB,
-            detail=detail,
-        ),
-    ]

@@ -34,7 +34,7 @@ RENDER_FIGURES = {
 }
 
 
-SYNC_CASES = ("first-apply", "noop", "prune", "drift", "latency", "rss", "flux")
+SYNC_CASES = ("first-apply", "noop", "prune", "drift", "latency", "rss")
 SYNC_FIGURES = {
     "sync.first-apply",
     "sync.first-apply-kubectl",
@@ -48,8 +48,6 @@ SYNC_FIGURES = {
     "sync.latency",
     "sync.rss-mem",
     "sync.rss",
-    "sync.flux",
-    "sync.flux-mem",
 }
 
 
@@ -178,7 +176,6 @@ def test_sync_results_are_well_formed(quick_sync_run: tuple[Path, Path]) -> None
         assert figures[key]["bar"], key
         assert isinstance(figures[key]["met"], bool), key
     assert figures["sync.prune"]["detail"]["pruned"] == 6
-    assert figures["sync.flux"]["detail"]["objects"] == 4 * figures["sync.flux"]["detail"]["units"]
     assert "throttle_waits" in figures["sync.first-apply-kubectl"]["detail"]
     assert data["profiles"] and sum(p["slowest"] for p in data["profiles"]) == 1
     text = docs.read_text()
