@@ -22,6 +22,8 @@ apply passes.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +52,24 @@ def flux(ctx: Context) -> Flux:
         return peer
 
     return ctx.once("sync.flux-peer", build)
+
+
+def tool_versions(ctx: Context) -> dict[str, str]:
+    """The API server's and kubectl's versions, as kubectl reports them (read once per run)."""
+
+    def read() -> dict[str, str]:
+        e = sc.env(ctx)
+        argv = [str(sc.BIN / "kubectl"), "--kubeconfig", str(e.kubectl_kubeconfig)]
+        done = subprocess.run(
+            [*argv, "version", "-o", "json"], capture_output=True, text=True, timeout=60, check=True
+        )
+        data = json.loads(done.stdout)
+        return {
+            "kube-apiserver": data["serverVersion"]["gitVersion"],
+            "kubectl": data["clientVersion"]["gitVersion"],
+        }
+
+    return ctx.once("sync.tool-versions", read)
 
 
 def _rounds(ctx: Context, tools: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
@@ -174,6 +194,7 @@ def peers_first_apply(ctx: Context) -> list[Figure]:
     detail = {
         "objects": n,
         "versions": peer.versions,
+        "tools": tool_versions(ctx),
         "writes": {t: [w.__dict__ for w in ws[-len(times[t]) :]] for t, ws in writes.items()},
     }
     return _peer_figures("first-apply", f"First apply of {n:,} objects", times, detail)

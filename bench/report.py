@@ -224,12 +224,16 @@ def side_by_side(group: str, figures: list[Figure]) -> str:
     versions: dict[str, str] = next(
         (f.detail["versions"] for f in figures if f.detail.get("versions")), {}
     )
+    tools: dict[str, str] = next((f.detail["tools"] for f in figures if f.detail.get("tools")), {})
     shown = ", ".join(f"{k} {v}" for k, v in versions.items())
+    server = (
+        f"kube-apiserver {tools['kube-apiserver']}, kubectl {tools['kubectl']}; " if tools else ""
+    )
     return "\n".join(
         [
-            f"Side by side on one API server (Flux: {shown}, built here from the Go module proxy; "
-            "csops in-process except in Flux's shape; median (min – max); ratios csops / peer, "
-            "run by run, below 1 = csops faster):",
+            f"Side by side on one API server ({server}Flux: {shown}, built here from the Go "
+            "module proxy; csops in-process except in Flux's shape; median (min – max); ratios "
+            "csops / peer, run by run, below 1 = csops faster):",
             "",
             "| case | csops | kubectl | Flux | csops / kubectl | csops / Flux |",
             "|---|---:|---:|---:|---:|---:|",

@@ -16,7 +16,15 @@ def fig(key: str, unit: str, *values: float, **detail: object) -> Figure:
 
 def test_the_peers_share_one_row_per_case_with_the_ratios_beside_them() -> None:
     figures = [
-        fig("peers-first-apply-csops", "s", 1.0, 2.0, 3.0, versions={"source-controller": "v1"}),
+        fig(
+            "peers-first-apply-csops",
+            "s",
+            1.0,
+            2.0,
+            3.0,
+            versions={"source-controller": "v1"},
+            tools={"kube-apiserver": "v1.36.3", "kubectl": "v1.37.1"},
+        ),
         fig("peers-first-apply-kubectl", "s", 4.0),
         fig("peers-first-apply-flux", "s", 8.0),
         fig("first-apply-ratio-kubectl", "x", 0.5),
@@ -31,6 +39,7 @@ def test_the_peers_share_one_row_per_case_with_the_ratios_beside_them() -> None:
     assert rows[2] == "| No-op: dry-run writes | — | — | 1,000 requests | — | — |"
     assert len(rows) == 3
     assert "source-controller v1" in text
+    assert "kube-apiserver v1.36.3, kubectl v1.37.1" in text
 
 
 def test_no_peer_figures_no_table() -> None:
